@@ -1,0 +1,30 @@
+"""keras_famous: the famous convolutional networks as Keras 3 applications."""
+
+from .models.alexnet import AlexNet, ZFNet
+from .models.lenet import LeNet5
+from .models.resnet import (
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet50V2,
+    ResNet101,
+    ResNet101V2,
+    ResNet152,
+    ResNet152V2,
+    ResNeXt50,
+    ResNeXt101,
+    WideResNet50_2,
+    WideResNet101_2,
+)
+from .models.vgg import VGG11, VGG13, VGG16, VGG19
+from .registry import ModelInfo, get_model, list_models, model_info
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG13", "VGG16", "VGG19",
+    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
+    "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
+    "WideResNet50_2", "WideResNet101_2",
+    "get_model", "list_models", "model_info", "ModelInfo",
+]  # fmt: skip

@@ -1,0 +1,201 @@
+"""The few custom layers the famous networks need, each a registered serializable class.
+
+Everything here is written with `keras.ops`, so it runs on the TensorFlow, JAX and torch backends
+and reloads from `.keras` files with `safe_mode=True`.
+"""
+
+import numpy as np
+import keras
+from keras import ops
+
+PACKAGE = "keras_famous"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+def lecun_tanh(x):
+    """LeNet-5's squashing function f(a) = A tanh(S a), A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."""
+    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LocalResponseNormalization(keras.layers.Layer):
+    """Cross-channel local response normalisation (Krizhevsky et al. 2012, Sec. 3.3).
+
+    b = a / (k + alpha * sum_{n-window} a^2) ** beta, the sum running over `depth_radius * 2 + 1`
+    adjacent channels. The paper's constants are k=2, n=5, alpha=1e-4, beta=0.75; as in the paper
+    (and `tf.nn.local_response_normalization`) alpha is not divided by n (Caffe divides it).
+    """
+
+    def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius = int(depth_radius)
+        self.bias = float(bias)
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+
+    def call(self, inputs):
+        squared = ops.square(inputs)
+        radius = self.depth_radius
+        padded = ops.pad(squared, [[0, 0], [0, 0], [0, 0], [radius, radius]])
+        channels = ops.shape(inputs)[-1]
+        window_sum = padded[..., 0:channels]
+        for offset in range(1, 2 * radius + 1):
+            window_sum = window_sum + padded[..., offset : offset + channels]
+        scale = ops.power(self.bias + self.alpha * window_sum, self.beta)
+        return inputs / scale
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class TrainableSubsampling(keras.layers.Layer):
+    """LeNet-5's S2/S4 layers: the sum of each 2x2 window times a trainable coefficient plus a trainable
+    bias, per feature map, then the squashing function (LeCun et al. 1998, Sec. II-B): 2 parameters a map."""
+
+    def __init__(self, pool_size=2, activation=lecun_tanh, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.coefficient = self.add_weight(name="coefficient", shape=(channels,), initializer="ones")
+        self.bias = self.add_weight(name="bias", shape=(channels,), initializer="zeros")
+
+    def call(self, inputs):
+        size = self.pool_size
+        window_sum = ops.average_pool(inputs, size, strides=size, padding="valid") * float(size * size)
+        return self.activation(window_sum * self.coefficient + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        size = self.pool_size
+        return (batch, None if height is None else height // size, None if width is None else width // size, channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool_size=self.pool_size, activation=keras.activations.serialize(self.activation))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class PartialConv2D(keras.layers.Layer):
+    """A convolution whose output maps each see only a subset of the input maps (LeNet-5's C3, Table I).
+
+    `connection_table[j]` lists the input maps of output map j. Only the listed connections carry
+    weights: the kernel has shape (kh, kw, number_of_connections), so the parameter count is the
+    paper's (C3: 60 connections * 25 + 16 biases = 1,516), not that of a dense 5x5x6x16 kernel.
+    """
+
+    def __init__(self, connection_table, kernel_size=5, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.connection_table = [[int(i) for i in inputs] for inputs in connection_table]
+        self.kernel_size = int(kernel_size)
+        self.activation = keras.activations.get(activation)
+        self.filters = len(self.connection_table)
+        self.connections = sum(len(inputs) for inputs in self.connection_table)
+
+    def build(self, input_shape):
+        in_channels = input_shape[-1]
+        # index into [kernel connections..., zero]: full[..., i, j] = kernel[..., k] if (i -> j) is connection k
+        gather = np.full((in_channels, self.filters), self.connections, dtype="int32")
+        k = 0
+        for j, inputs in enumerate(self.connection_table):
+            for i in inputs:
+                if not 0 <= i < in_channels:
+                    raise ValueError(f"connection_table names input map {i}, but the input has {in_channels} maps.")
+                gather[i, j] = k
+                k += 1
+        self._gather_index = gather.reshape(-1)
+        self._in_channels = in_channels
+        size = self.kernel_size
+        self.kernel = self.add_weight(
+            name="kernel", shape=(size, size, self.connections), initializer="glorot_uniform"
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def dense_kernel(self):
+        """The equivalent full (kh, kw, in, out) kernel, zero where the table has no connection."""
+        size = self.kernel_size
+        padded = ops.concatenate([self.kernel, ops.zeros((size, size, 1), dtype=self.kernel.dtype)], axis=-1)
+        full = ops.take(padded, self._gather_index, axis=-1)
+        return ops.reshape(full, (size, size, self._in_channels, self.filters))
+
+    def call(self, inputs):
+        kernel = ops.cast(self.dense_kernel(), inputs.dtype)
+        outputs = ops.conv(inputs, kernel, strides=1, padding="valid") + ops.cast(self.bias, inputs.dtype)
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        shrink = self.kernel_size - 1
+        return (
+            batch,
+            None if height is None else height - shrink,
+            None if width is None else width - shrink,
+            self.filters,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            connection_table=self.connection_table,
+            kernel_size=self.kernel_size,
+            activation=keras.activations.serialize(self.activation),
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class EuclideanRBF(keras.layers.Layer):
+    """LeNet-5's output layer: one Euclidean radial basis unit per class (LeCun et al. 1998, Sec. II-B).
+
+    Unit i computes the penalty y_i = sum_j (x_j - w_ij)^2 against a fixed prototype w_i of +-1 values
+    (the paper's 7x12 class bitmaps). The prototypes are not trained (84 x 10 = 840 fixed weights).
+    The layer returns -y_i, so that the nearest prototype has the largest score and a softmax over the
+    scores gives the paper's discriminative criterion (Sec. II-C, Eq. 9) up to its constant j.
+    `activation` (the classifier activation) is applied to those scores.
+    """
+
+    def __init__(self, prototypes, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.prototypes = np.asarray(prototypes, dtype="float32").tolist()
+        self.units = len(self.prototypes)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        prototypes = np.asarray(self.prototypes, dtype="float32")
+        if input_shape[-1] != prototypes.shape[1]:
+            raise ValueError(
+                f"EuclideanRBF prototypes have {prototypes.shape[1]} components but the input has {input_shape[-1]}."
+            )
+        self.centers = self.add_weight(
+            name="centers",
+            shape=prototypes.T.shape,
+            initializer=keras.initializers.Constant(prototypes.T),
+            trainable=False,
+        )
+
+    def call(self, inputs):
+        centers = ops.cast(self.centers, inputs.dtype)
+        # |x - w|^2 = |x|^2 - 2 x.w + |w|^2
+        penalty = (
+            ops.sum(ops.square(inputs), axis=-1, keepdims=True)
+            - 2.0 * ops.matmul(inputs, centers)
+            + ops.sum(ops.square(centers), axis=0)
+        )
+        return self.activation(-penalty)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(prototypes=self.prototypes, activation=keras.activations.serialize(self.activation))
+        return config

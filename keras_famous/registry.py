@@ -1,0 +1,132 @@
+"""The catalog: every model's ModelSpec, the lookup, and the metadata users read.
+
+Measured metadata (parameters, depth, multiply-adds) is computed from the built graph by
+`compute_stats`. Building every network takes a while, so `tools/update_model_table.py` stores the
+results in `model_table.json`, which `keras-famous list` reads; a test rebuilds every model and
+checks that the stored numbers are still what the graphs give.
+"""
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Optional, Tuple
+
+import keras
+
+from . import analysis
+from .models import FAMILIES
+
+SPECS = {spec.name: spec for family in FAMILIES for spec in family.SPECS}
+
+
+def _normalize(name):
+    return name.lower().replace("-", "").replace("_", "")
+
+
+_BY_KEY = {_normalize(name): spec for name, spec in SPECS.items()}
+TABLE_FILE = "model_table.json"
+
+
+def list_models():
+    """The names of every model in the catalog, in catalog order."""
+    return list(SPECS)
+
+
+def get_spec(name):
+    """The ModelSpec of `name`, ignoring case, '-' and '_' ("ResNeXt50", "resnext50", "wide_resnet50_2")."""
+    if not isinstance(name, str):
+        raise ValueError(f"`name` must be a model name string; received {name!r}.")
+    if _normalize(name) in _BY_KEY:
+        return _BY_KEY[_normalize(name)]
+    close = difflib.get_close_matches(name, list(SPECS), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(f"Unknown model `name` {name!r}.{hint} Available models: {', '.join(SPECS)}.")
+
+
+def get_model(name, **kwargs):
+    """Builds a model by name (case-insensitive): `get_model("resnext50", include_top=False)`."""
+    return get_spec(name).builder(**kwargs)
+
+
+def build_variant(name, variant=None, **kwargs):
+    spec = get_spec(name)
+    _, variant_spec = spec.variant(variant)
+    return spec.builder(**{**variant_spec.kwargs, **kwargs})
+
+
+def compute_stats(name, variant=None):
+    """Builds the variant with its top and measures it."""
+    keras.backend.clear_session()
+    model = build_variant(name, variant)
+    stats = analysis.graph_stats(model)
+    del model
+    keras.backend.clear_session()
+    return stats
+
+
+def load_table():
+    text = resources.files("keras_famous").joinpath(TABLE_FILE).read_text()
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    variant: str
+    variants: Tuple[str, ...]
+    family: str
+    paper: str
+    year: int
+    input_size: Tuple[int, ...]
+    params: int
+    trainable_params: int
+    non_trainable_params: int
+    depth: int
+    weighted_depth: int
+    macs: int
+    top1: Optional[float]
+    top5: Optional[float]
+    accuracy_source: Optional[str]
+    reference_params: Optional[int]
+    params_source: Optional[str]
+    references: tuple = field(default_factory=tuple)
+    note: str = ""
+
+
+def model_info(name, variant=None, compute=False):
+    """Metadata of one model variant (default variant if None).
+
+    With `compute=True` the graph is built and measured now; otherwise the stored table is used.
+    """
+    spec = get_spec(name)
+    variant, variant_spec = spec.variant(variant)
+    stats = compute_stats(spec.name, variant) if compute else load_table()[spec.name][variant]
+    refs = variant_spec.references
+    accuracy = next((r for r in refs if r.top1 is not None), None)
+    params_ref = refs[0] if refs else None
+    reference_params = None
+    if params_ref is not None:
+        reference_params = params_ref.params if params_ref.params is not None else params_ref.trainable_params
+    return ModelInfo(
+        name=spec.name,
+        variant=variant,
+        variants=tuple(spec.variants),
+        family=spec.family,
+        paper=spec.paper,
+        year=spec.year,
+        input_size=tuple(stats["input_size"]),
+        params=stats["params"],
+        trainable_params=stats["trainable_params"],
+        non_trainable_params=stats["non_trainable_params"],
+        depth=stats["depth"],
+        weighted_depth=stats["weighted_depth"],
+        macs=stats["macs"],
+        top1=accuracy.top1 if accuracy else None,
+        top5=accuracy.top5 if accuracy else None,
+        accuracy_source=accuracy.accuracy_source if accuracy else None,
+        reference_params=reference_params,
+        params_source=f"{params_ref.library} {params_ref.model}" if params_ref else None,
+        references=refs,
+        note=variant_spec.note,
+    )
