@@ -158,7 +158,7 @@ SPECS = (
             ),
             "modern": Variant(
                 kwargs={"variant": "modern"},
-                references=(Reference("paper", "LeNet-5 (ReLU, max pooling, full C3)", params=61_706),),
+                references=(Reference("arithmetic", "C1 156 + C3 2,416 + C5 48,120 + F6 10,164 + out 850", params=61_706),),
                 note="ReLU, max pooling, full C3, softmax",
             ),
         },

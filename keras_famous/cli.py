@@ -1,0 +1,129 @@
+"""`keras-famous`: list | summary (a thin layer over the library)."""
+
+import argparse
+import os
+import sys
+
+
+def _quiet_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _fmt_count(value):
+    return "-" if value is None else f"{value:,}"
+
+
+def _fmt_acc(value):
+    return "-" if value is None else f"{value * 100:.1f}"
+
+
+def catalog_rows():
+    from . import registry
+
+    rows = []
+    for name in registry.list_models():
+        spec = registry.get_spec(name)
+        for variant in spec.variants:
+            info = registry.model_info(name, variant)
+            reference = "-"
+            if info.reference_params is not None:
+                reference = f"{info.reference_params:,} ({info.params_source})"
+            rows.append(
+                [
+                    name, variant, str(info.year), "x".join(str(d) for d in info.input_size),
+                    _fmt_count(info.params), _fmt_count(info.trainable_params), reference,
+                    str(info.depth), str(info.weighted_depth), f"{info.macs / 1e6:,.1f}",
+                    _fmt_acc(info.top1), _fmt_acc(info.top5),
+                ]
+            )  # fmt: skip
+    return rows
+
+
+CATALOG_HEADER = [
+    "Model", "Variant", "Year", "Input", "Params", "Trainable", "Reference params (source)",
+    "Depth", "Weighted depth", "MMACs", "Top-1 %", "Top-5 %",
+]  # fmt: skip
+
+
+def format_table(header, rows, markdown=False):
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def cmd_list(args):
+    print(format_table(CATALOG_HEADER, catalog_rows(), markdown=args.markdown))
+    print(
+        "\nDepth: layers on the longest input-output path (Keras' table); weighted depth: layers with weights; "
+        "MMACs: millions of multiply-adds per image at the input size, counted on the graph; Top-1/5: the source's "
+        "published ImageNet accuracy (keras_famous does not ship pretrained weights yet)."
+    )
+    return 0
+
+
+def cmd_summary(args):
+    _quiet_tensorflow()
+    from . import analysis, registry
+
+    spec = registry.get_spec(args.name)
+    variant, _ = spec.variant(args.variant)
+    kwargs = {}
+    if args.input_shape:
+        kwargs = {"input_shape": tuple(int(d) for d in args.input_shape.split(",")), "include_top": args.include_top}
+    model = registry.build_variant(spec.name, variant, **kwargs)
+    rows = analysis.layer_table(model)
+    header = ["Layer", "Type", "Output shape", "Params", "Activations", "Memory (KiB)", "MACs"]
+    body = [
+        [
+            row.name, row.kind, "x".join(str(d) for d in row.output_shape), f"{row.params:,}",
+            f"{row.activations:,}", f"{row.activations * 4 / 1024:,.0f}", f"{row.macs:,}",
+        ]
+        for row in rows
+    ]  # fmt: skip
+    stats = analysis.graph_stats(model)
+    print(f"{spec.name} ({variant}) - {spec.paper}, {spec.year}")
+    print(format_table(header, body))
+    total_activations = sum(row.activations for row in rows)
+    print(
+        f"\nTotal params: {stats['params']:,} (trainable {stats['trainable_params']:,}, "
+        f"non-trainable {stats['non_trainable_params']:,})\n"
+        f"Activations per image (forward): {total_activations:,} values = "
+        f"{total_activations * 4 / 2**20:.1f} MiB in float32\n"
+        f"Multiply-adds per image: {stats['macs']:,} ({stats['macs'] / 1e9:.2f} G)\n"
+        f"Depth: {stats['depth']} (longest path), {stats['weighted_depth']} layers with weights"
+    )
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="keras-famous", description="The famous CNNs as Keras applications.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_list = sub.add_parser("list", help="print the catalog table")
+    p_list.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p_list.set_defaults(func=cmd_list)
+    p_summary = sub.add_parser("summary", help="print a model's layer-by-layer table")
+    p_summary.add_argument("name")
+    p_summary.add_argument("--variant", default=None)
+    p_summary.add_argument("--input-shape", default=None, help="e.g. 299,299,3")
+    p_summary.add_argument("--no-top", dest="include_top", action="store_false")
+    p_summary.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv=None):
+    _quiet_tensorflow()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as error:
+        print(f"keras-famous: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

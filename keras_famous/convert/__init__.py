@@ -1,0 +1,1 @@
+"""Weight converters: one module per source, the layout transforms written once in `layout`."""

@@ -1,0 +1,54 @@
+"""PyTorch -> Keras tensor layout transforms, each written once.
+
+A PyTorch module's parameters (a dict of numpy arrays keyed "weight", "bias", "running_mean",
+"running_var") become the list `layer.set_weights` expects, chosen by the Keras layer's type.
+"""
+
+import numpy as np
+from keras import layers
+
+
+def conv_kernel(weight):
+    """OIHW -> HWIO. Grouped kernels are (out, in/groups, kh, kw) in PyTorch and (kh, kw, in/groups, out)
+    in Keras, so the same transpose serves them."""
+    return np.transpose(weight, (2, 3, 1, 0))
+
+
+def dense_kernel(weight, flattened_from=None):
+    """(out, in) -> (in, out). If the input was flattened from an (H, W, C) map, PyTorch flattened it
+    as C, H, W: reorder the input axis to Keras' H, W, C."""
+    if flattened_from is not None:
+        height, width, channels = flattened_from
+        weight = weight.reshape(weight.shape[0], channels, height, width).transpose(0, 2, 3, 1)
+        weight = weight.reshape(weight.shape[0], -1)
+    return np.ascontiguousarray(weight.T)
+
+
+def _flattened_from(layer):
+    """(H, W, C) if `layer` (a Dense) reads, through any Dropout, the output of a Flatten of a spatial map."""
+    source = layer
+    while True:
+        parents = [parent.operation for node in source._inbound_nodes for parent in node.parent_nodes]
+        if len(parents) != 1:
+            return None
+        source = parents[0]
+        if isinstance(source, layers.Flatten):
+            shape = source.input.shape
+            return tuple(shape[1:]) if len(shape) == 4 else None
+        if not isinstance(source, layers.Dropout):
+            return None
+
+
+def keras_weights(layer, params):
+    """The `set_weights` list of `layer` from one PyTorch module's parameters."""
+    if isinstance(layer, layers.BatchNormalization):
+        return [params["weight"], params["bias"], params["running_mean"], params["running_var"]]
+    if isinstance(layer, layers.Conv2D):
+        arrays = [conv_kernel(params["weight"])]
+    elif isinstance(layer, layers.Dense):
+        arrays = [dense_kernel(params["weight"], _flattened_from(layer))]
+    else:
+        raise ValueError(f"No PyTorch layout transform for layer {layer.name!r} of type {type(layer).__name__}.")
+    if "bias" in params:
+        arrays.append(params["bias"])
+    return arrays

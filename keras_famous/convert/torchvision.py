@@ -1,0 +1,127 @@
+"""torchvision (and timm ResNet-style) state dicts -> keras_famous models.
+
+Name maps are data: (regular expression on the PyTorch module path, Keras layer name template).
+A template field `{name+1}` adds 1 to the captured integer (PyTorch counts from 0, Keras' names
+from 1 and the ResNet stages from conv2).
+"""
+
+import re
+
+import numpy as np
+
+from ..models import vgg
+from . import layout
+
+RESNET_RULES = (
+    (r"conv1", "conv1_conv"),
+    (r"bn1", "conv1_bn"),
+    (r"layer(?P<stage>\d+)\.(?P<block>\d+)\.conv(?P<k>\d)", "conv{stage+1}_block{block+1}_{k}_conv"),
+    (r"layer(?P<stage>\d+)\.(?P<block>\d+)\.bn(?P<k>\d)", "conv{stage+1}_block{block+1}_{k}_bn"),
+    (r"layer(?P<stage>\d+)\.(?P<block>\d+)\.downsample\.0", "conv{stage+1}_block{block+1}_0_conv"),
+    (r"layer(?P<stage>\d+)\.(?P<block>\d+)\.downsample\.1", "conv{stage+1}_block{block+1}_0_bn"),
+    (r"fc", "predictions"),
+)
+
+ALEXNET_RULES = (
+    (r"features\.0", "conv1"),
+    (r"features\.3", "conv2"),
+    (r"features\.6", "conv3"),
+    (r"features\.8", "conv4"),
+    (r"features\.10", "conv5"),
+    (r"classifier\.1", "fc6"),
+    (r"classifier\.4", "fc7"),
+    (r"classifier\.6", "predictions"),
+)
+
+VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
+TOP_LAYERS = frozenset({"predictions", "fc1", "fc2", "fc6", "fc7"})
+
+
+def vgg_rules(depth, batch_norm):
+    """torchvision numbers `features` by position: conv, [bn], relu per convolution, a pool per block."""
+    rules, index = [], 0
+    for stage, convs in enumerate(vgg.CONVS_PER_STAGE[depth], start=1):
+        for conv in range(1, convs + 1):
+            rules.append((rf"features\.{index}", f"block{stage}_conv{conv}"))
+            if batch_norm:
+                rules.append((rf"features\.{index + 1}", f"block{stage}_conv{conv}_bn"))
+            index += 3 if batch_norm else 2
+        index += 1
+    return tuple(rules) + VGG_CLASSIFIER_RULES
+
+
+def rules_for(model_name, variant):
+    """The name map of a registry model and variant."""
+    if model_name.startswith(("ResNet", "ResNeXt", "WideResNet")):
+        return RESNET_RULES
+    if model_name == "AlexNet" and variant == "torchvision":
+        return ALEXNET_RULES
+    if model_name.startswith("VGG"):
+        return vgg_rules(int(model_name[3:]), variant == "bn")
+    raise ValueError(f"No torchvision name map for {model_name!r} variant {variant!r}.")
+
+
+def _render(template, match):
+    def field(m):
+        value = match.group(m.group(1))
+        return str(int(value) + int(m.group(2))) if m.group(2) else value
+
+    return re.sub(r"\{(\w+)([+-]\d+)?\}", field, template)
+
+
+def keras_name(module_path, rules):
+    for pattern, template in rules:
+        match = re.fullmatch(pattern, module_path)
+        if match:
+            return _render(template, match)
+    return None
+
+
+def group_by_module(state_dict):
+    """{"layer1.0.conv1": {"weight": array}, ...}; drops BN's num_batches_tracked counters."""
+    modules = {}
+    for key, value in state_dict.items():
+        module_path, _, param = key.rpartition(".")
+        if param == "num_batches_tracked":
+            continue
+        modules.setdefault(module_path, {})[param] = np.asarray(value, dtype="float32")
+    return modules
+
+
+def load_state_dict(model, state_dict, rules):
+    """Copies a PyTorch state dict (numpy arrays or tensors converted by the caller) into `model`.
+
+    Every mapped tensor is checked before any is assigned, so on error the model is unchanged.
+    Classifier tensors are skipped when the model was built with `include_top=False`.
+    """
+    layer_names = {layer.name for layer in model.layers}
+    assignments, problems = [], []
+    for module_path, params in group_by_module(state_dict).items():
+        name = keras_name(module_path, rules)
+        if name is None:
+            problems.append(f"no Keras layer for PyTorch module {module_path!r}")
+            continue
+        if name not in layer_names:
+            if name in TOP_LAYERS:
+                continue
+            problems.append(f"PyTorch module {module_path!r} maps to {name!r}, which this model does not have")
+            continue
+        layer = model.get_layer(name)
+        arrays = layout.keras_weights(layer, params)
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(a.shape) for a in arrays]
+        if expected != found:
+            problems.append(f"layer {name!r} expects shapes {expected}, the checkpoint gives {found} ({module_path})")
+            continue
+        assignments.append((layer, arrays))
+    loaded = {layer.name for layer, _ in assignments}
+    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in loaded]
+    if missing:
+        problems.append(f"no checkpoint tensors for layers {missing[:5]}{'...' if len(missing) > 5 else ''}")
+    if problems:
+        raise ValueError(
+            "The checkpoint does not match this model (wrong model, variant or `classes`?): " + "; ".join(problems[:5])
+        )
+    for layer, arrays in assignments:
+        layer.set_weights(arrays)
+    return model

@@ -1,0 +1,37 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# torch, torchvision and timm must be imported before TensorFlow in one process (importing timm
+# after TensorFlow crashes on this platform), so the test session imports them first.
+import timm  # noqa: E402,F401
+import torch  # noqa: E402
+import torchvision  # noqa: E402,F401
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_session():
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.backend.clear_session()
+
+
+def assert_close_to_magnitude(actual, expected, tolerance):
+    """max |actual - expected| <= tolerance * max |expected| (the issues' "within x of the magnitude")."""
+    actual, expected = np.asarray(actual, dtype="float64"), np.asarray(expected, dtype="float64")
+    assert actual.shape == expected.shape
+    scale = max(np.abs(expected).max(), 1e-12)
+    error = np.abs(actual - expected).max()
+    assert error <= tolerance * scale, f"max abs error {error:.3g} > {tolerance} * {scale:.3g}"
+    return error / scale
+
+
+def random_images(shape, batch=2, seed=0):
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(batch, *shape)).astype("float32")

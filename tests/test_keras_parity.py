@@ -1,0 +1,77 @@
+"""Every model keras.applications also builds: same layer names, weight shapes and order, same graph
+depth, and keras.applications' random weights copied into ours give the same outputs."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_famous import analysis, registry
+from conftest import assert_close_to_magnitude, random_images
+
+KERAS_MODELS = [
+    (spec.name, variant, ref.model)
+    for spec in registry.SPECS.values()
+    for variant, variant_spec in spec.variants.items()
+    for ref in variant_spec.references
+    if ref.library == "keras.applications"
+]
+SLOW = {"ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2", "VGG19"}
+
+
+def _params(cases):
+    return [pytest.param(*case, marks=[pytest.mark.slow] if case[0] in SLOW else []) for case in cases]
+
+
+def test_every_keras_applications_model_is_covered():
+    assert {ref for _, _, ref in KERAS_MODELS} == {
+        "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    }  # fmt: skip
+
+
+def _weighted_layers(model):
+    return [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers if layer.weights]
+
+
+@pytest.mark.parametrize("name,variant,keras_name", _params(KERAS_MODELS))
+def test_same_graph_weights_and_outputs(name, variant, keras_name):
+    reference = getattr(keras.applications, keras_name)(weights=None)
+    ours = registry.build_variant(name, variant)
+
+    assert _weighted_layers(ours) == _weighted_layers(reference)
+    assert [tuple(w.shape) for w in ours.weights] == [tuple(w.shape) for w in reference.weights]
+    assert analysis.topological_depth(ours) == analysis.topological_depth(reference)
+    assert analysis.weighted_depth(ours) == analysis.weighted_depth(reference)
+    assert analysis.parameter_counts(ours) == analysis.parameter_counts(reference)
+
+    # Non-trivial BN statistics, so that a swapped mean/variance would show.
+    rng = np.random.default_rng(1)
+    weights = [
+        rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path else w.numpy()
+        for w in reference.weights
+    ]
+    reference.set_weights(weights)
+    ours.set_weights(reference.get_weights())
+    images = random_images((224, 224, 3))
+    expected = reference.predict(images, verbose=0)
+    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+
+
+def test_keras_published_depths():
+    """The seed's Keras table gives VGG16 depth 23; keras.io gives 16 weighted layers for VGG16 and 107 for ResNet50."""
+    vgg16 = keras.applications.VGG16(weights=None)
+    assert analysis.topological_depth(vgg16) == 23 == registry.model_info("VGG16").depth
+    assert analysis.weighted_depth(vgg16) == 16 == registry.model_info("VGG16").weighted_depth
+    keras.backend.clear_session()
+    resnet50 = keras.applications.ResNet50(weights=None)
+    assert analysis.weighted_depth(resnet50) == 107 == registry.model_info("ResNet50").weighted_depth
+    assert analysis.topological_depth(resnet50) == registry.model_info("ResNet50").depth
+
+
+def test_headless_models_match_keras_pooling():
+    for pooling in ("avg", "max", None):
+        keras.backend.clear_session()
+        reference = keras.applications.ResNet50(weights=None, include_top=False, pooling=pooling, input_shape=(64, 64, 3))
+        ours = registry.get_model("resnet50", include_top=False, pooling=pooling, input_shape=(64, 64, 3))
+        ours.set_weights(reference.get_weights())
+        images = random_images((64, 64, 3))
+        assert_close_to_magnitude(ours.predict(images, verbose=0), reference.predict(images, verbose=0), 1e-5)

@@ -1,0 +1,111 @@
+"""Every torchvision / timm variant: the reference's parameter count and published accuracy are the
+registry's, and a random-initialised reference mapped into ours gives the same logits."""
+
+import numpy as np
+import pytest
+import timm
+import torch
+import torchvision
+
+from keras_famous import registry
+from keras_famous.convert import torchvision as tv_convert
+from conftest import assert_close_to_magnitude, random_images
+
+TORCH_MODELS = [
+    (spec.name, variant, ref)
+    for spec in registry.SPECS.values()
+    for variant, variant_spec in spec.variants.items()
+    for ref in variant_spec.references
+    if ref.library in ("torchvision", "timm")
+]
+SLOW = {"vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x4d", "wide_resnet50_2"}
+
+
+def _params(cases):
+    return [
+        pytest.param(*case, marks=[pytest.mark.slow] if case[2].model in SLOW else [], id=case[2].model)
+        for case in cases
+    ]
+
+
+def reference_model(ref):
+    torch.manual_seed(0)
+    if ref.library == "timm":
+        return timm.create_model(ref.model, pretrained=False)
+    return getattr(torchvision.models, ref.model)(weights=None)
+
+
+def randomize_batch_norm(module, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    for sub in module.modules():
+        if isinstance(sub, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                sub.weight.copy_(torch.rand(sub.weight.shape, generator=generator) + 0.5)
+                sub.bias.copy_(torch.rand(sub.bias.shape, generator=generator) - 0.5)
+                sub.running_mean.copy_(torch.rand(sub.running_mean.shape, generator=generator) * 0.2 - 0.1)
+                sub.running_var.copy_(torch.rand(sub.running_var.shape, generator=generator) + 0.5)
+
+
+def test_every_torch_reference_is_covered():
+    assert {ref.model for _, _, ref in TORCH_MODELS} == {
+        "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d",
+        "wide_resnet50_2", "wide_resnet101_2",
+    }  # fmt: skip
+
+
+def test_torchvision_published_accuracy_and_macs():
+    """The registry's top-1/top-5 are torchvision's own metadata, and our graph-counted multiply-adds
+    agree with torchvision's published GFLOPS (they count multiply-adds) within 1%."""
+    for name, variant, ref in TORCH_MODELS:
+        if ref.library != "torchvision":
+            continue
+        meta = torchvision.models.get_model_weights(ref.model).IMAGENET1K_V1.meta
+        assert ref.top1 == pytest.approx(meta["_metrics"]["ImageNet-1K"]["acc@1"] / 100, abs=1e-6), ref.model
+        assert ref.top5 == pytest.approx(meta["_metrics"]["ImageNet-1K"]["acc@5"] / 100, abs=1e-6), ref.model
+        assert meta["num_params"] == ref.trainable_params, ref.model
+        info = registry.model_info(name, variant)
+        assert info.macs / 1e9 == pytest.approx(meta["_ops"], rel=0.01), ref.model
+
+
+@pytest.mark.parametrize("name,variant,ref", _params(TORCH_MODELS))
+def test_logits_match_reference(name, variant, ref):
+    reference = reference_model(ref)
+    assert sum(p.numel() for p in reference.parameters()) == ref.trainable_params
+    randomize_batch_norm(reference)
+    reference.eval()
+
+    ours = registry.build_variant(name, variant, classifier_activation=None)
+    assert sum(int(np.prod(w.shape)) for w in ours.trainable_weights) == ref.trainable_params
+    state = {key: value.detach().numpy() for key, value in reference.state_dict().items()}
+    tv_convert.load_state_dict(ours, state, tv_convert.rules_for(name, variant))
+
+    size = ours.input_shape[1]
+    images = random_images((size, size, 3))
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-4)
+
+
+def test_wrong_checkpoint_is_refused_and_model_untouched():
+    reference = torchvision.models.resnet18(weights=None)
+    ours = registry.get_model("ResNet34")
+    before = [w.copy() for w in ours.get_weights()]
+    state = {key: value.numpy() for key, value in reference.state_dict().items()}
+    with pytest.raises(ValueError, match="does not match this model"):
+        tv_convert.load_state_dict(ours, state, tv_convert.RESNET_RULES)
+    assert all(np.array_equal(a, b) for a, b in zip(before, ours.get_weights()))
+
+
+def test_headless_model_loads_without_classifier():
+    reference = torchvision.models.resnet18(weights=None)
+    randomize_batch_norm(reference)
+    reference.eval()
+    ours = registry.get_model("ResNet18", include_top=False, pooling="avg")
+    state = {key: value.numpy() for key, value in reference.state_dict().items()}
+    tv_convert.load_state_dict(ours, state, tv_convert.RESNET_RULES)
+    images = random_images((96, 96, 3))
+    reference.fc = torch.nn.Identity()
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-4)

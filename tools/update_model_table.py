@@ -1,0 +1,35 @@
+"""Rebuilds every model variant and stores its measured metadata in keras_famous/model_table.json.
+
+Run after changing a network: `python tools/update_model_table.py`. tests/test_registry.py fails
+when the stored table and the graphs disagree.
+"""
+
+import json
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from keras_famous import registry  # noqa: E402
+
+
+def main():
+    table = {}
+    for name in registry.list_models():
+        spec = registry.get_spec(name)
+        table[name] = {}
+        for variant in spec.variants:
+            table[name][variant] = registry.compute_stats(name, variant)
+            print(name, variant, table[name][variant], flush=True)
+    target = os.path.join(os.path.dirname(registry.__file__), registry.TABLE_FILE)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(table, handle, indent=1, sort_keys=False)
+        handle.write("\n")
+    os.replace(tmp, target)
+    print(f"wrote {target}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
