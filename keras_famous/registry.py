@@ -44,13 +44,14 @@ def get_spec(name):
     raise ValueError(f"Unknown model `name` {name!r}.{hint} Available models: {', '.join(SPECS)}.")
 
 
-def get_model(name, **kwargs):
-    """Builds a model by name (case-insensitive): `get_model("resnext50", include_top=False)`."""
-    return get_spec(name).builder(**kwargs)
+def get_model(model_name, /, **kwargs):
+    """Builds a model by name (case-insensitive): `get_model("resnext50", include_top=False)`.
+    Keyword arguments go to the builder, `name` (the Keras model's name) included."""
+    return get_spec(model_name).builder(**kwargs)
 
 
-def build_variant(name, variant=None, **kwargs):
-    spec = get_spec(name)
+def build_variant(model_name, variant=None, /, **kwargs):
+    spec = get_spec(model_name)
     _, variant_spec = spec.variant(variant)
     return spec.builder(**{**variant_spec.kwargs, **kwargs})
 

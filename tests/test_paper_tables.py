@@ -1,0 +1,74 @@
+"""Layer-by-layer output shapes against the papers' tables."""
+
+import keras_famous
+
+
+def _shapes(model, names):
+    return {name: tuple(model.get_layer(name).output.shape[1:]) for name in names}
+
+
+def test_lenet5_table():
+    """LeCun et al. 1998, Sec. II-B; per-layer trainable parameters as in the paper's text."""
+    model = keras_famous.LeNet5()
+    assert _shapes(model, ["c1", "s2", "c3", "s4", "c5", "f6", "predictions"]) == {
+        "c1": (28, 28, 6), "s2": (14, 14, 6), "c3": (10, 10, 16), "s4": (5, 5, 16),
+        "c5": (1, 1, 120), "f6": (84,), "predictions": (10,),
+    }  # fmt: skip
+    params = {layer.name: layer.count_params() for layer in model.layers if layer.weights}
+    assert params == {"c1": 156, "s2": 12, "c3": 1516, "s4": 32, "c5": 48120, "f6": 10164, "predictions": 840}
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    assert trainable == 60_000
+
+
+def test_alexnet_table():
+    """Krizhevsky et al. 2012, Fig. 2 (with the 227 input the arithmetic needs)."""
+    model = keras_famous.AlexNet()
+    assert _shapes(model, ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5", "fc6", "fc7"]) == {
+        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256), "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
+        "fc6": (4096,), "fc7": (4096,),
+    }  # fmt: skip
+    assert model.get_layer("conv2").groups == 2 and model.get_layer("conv3").groups == 1
+    assert model.get_layer("conv4").groups == 2 and model.get_layer("conv5").groups == 2
+
+
+def test_zfnet_table():
+    """Zeiler & Fergus 2013, Fig. 3: 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6."""
+    model = keras_famous.ZFNet()
+    assert _shapes(model, ["conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"]) == {
+        "conv1": (110, 110, 96), "pool1": (55, 55, 96), "conv2": (26, 26, 256), "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
+    }  # fmt: skip
+
+
+def test_vgg16_table():
+    """Simonyan & Zisserman 2014, Table 1 column D."""
+    model = keras_famous.VGG16()
+    convs = [layer for layer in model.layers if "conv" in layer.name]
+    assert [layer.filters for layer in convs] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    assert all(layer.kernel_size == (3, 3) for layer in convs)
+    assert _shapes(model, [f"block{i}_pool" for i in range(1, 6)]) == {
+        "block1_pool": (112, 112, 64), "block2_pool": (56, 56, 128), "block3_pool": (28, 28, 256),
+        "block4_pool": (14, 14, 512), "block5_pool": (7, 7, 512),
+    }  # fmt: skip
+    assert model.get_layer("fc1").count_params() == 102_764_544
+
+
+def test_resnet50_table():
+    """He et al. 2015, Table 1: conv1 112x112, conv2_x 56x56 ... conv5_x 7x7, bottleneck widths."""
+    for variant in ("keras", "torchvision"):
+        model = keras_famous.ResNet50(variant=variant)
+        assert _shapes(model, ["conv1_relu", "pool1_pool", "conv2_block3_out", "conv3_block4_out",
+                               "conv4_block6_out", "conv5_block3_out"]) == {
+            "conv1_relu": (112, 112, 64), "pool1_pool": (56, 56, 64), "conv2_block3_out": (56, 56, 256),
+            "conv3_block4_out": (28, 28, 512), "conv4_block6_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048),
+        }  # fmt: skip
+        assert [model.get_layer(f"conv{s}_block1_2_conv").filters for s in (2, 3, 4, 5)] == [64, 128, 256, 512]
+
+
+def test_resnext50_uses_real_grouped_convolutions():
+    """Xie et al. 2017, Table 1: 32 groups, bottleneck widths 128-256-512-1024, no depthwise emulation."""
+    model = keras_famous.ResNeXt50()
+    assert not any(type(layer).__name__ == "DepthwiseConv2D" for layer in model.layers)
+    grouped = [model.get_layer(f"conv{s}_block1_2_conv") for s in (2, 3, 4, 5)]
+    assert [(layer.filters, layer.groups) for layer in grouped] == [(128, 32), (256, 32), (512, 32), (1024, 32)]

@@ -1,0 +1,71 @@
+"""The registry's metadata: stored table = the graphs; counts = the references; info complete."""
+
+import pytest
+
+import keras_famous
+from keras_famous import registry
+
+CASES = [(spec.name, variant) for spec in registry.SPECS.values() for variant in spec.variants]
+
+
+@pytest.mark.slow
+def test_stored_table_is_what_the_graphs_give_and_counts_equal_references():
+    table = registry.load_table()
+    assert set(table) == set(registry.SPECS)
+    for name, variant in CASES:
+        stats = registry.compute_stats(name, variant)
+        assert table[name][variant] == stats, f"{name}/{variant}: run tools/update_model_table.py"
+        for ref in registry.get_spec(name).variants[variant].references:
+            if ref.params is not None:
+                assert stats["params"] == ref.params, (name, variant, ref)
+            if ref.trainable_params is not None:
+                assert stats["trainable_params"] == ref.trainable_params, (name, variant, ref)
+
+
+def test_issue_counts():
+    """The figures the catalog promises, read through model_info."""
+    info = keras_famous.model_info
+    assert (info("ResNeXt50").params, info("ResNeXt50").trainable_params) == (25_097_128, 25_028_904)
+    assert (info("ResNeXt101").params, info("ResNeXt101").trainable_params) == (44_315_560, 44_177_704)
+    assert info("LeNet5").trainable_params == 60_000 and info("LeNet5").non_trainable_params == 840
+    assert info("ZFNet").params == 62_357_608
+    assert info("AlexNet", "torchvision").params == 61_100_840
+    assert info("VGG16").params == 138_357_544 and info("VGG16").depth == 23 and info("VGG16").weighted_depth == 16
+    assert info("ResNet50").weighted_depth == 107
+    assert info("VGG16", "bn").trainable_params == 138_365_992
+
+
+def test_keras_variant_differs_from_torchvision_only_by_conv_biases():
+    """ResNet18/34 have no Keras reference; their Caffe-style variant adds exactly one bias per conv filter."""
+    for name in ("ResNet18", "ResNet34"):
+        keras_model = registry.build_variant(name, "keras")
+        tv_model = registry.build_variant(name, "torchvision")
+        biases = sum(layer.filters for layer in keras_model.layers if type(layer).__name__ == "Conv2D")
+        tv_params = sum(int(w.numpy().size) for w in tv_model.trainable_weights)
+        keras_params = sum(int(w.numpy().size) for w in keras_model.trainable_weights)
+        assert keras_params == tv_params + biases
+
+
+@pytest.mark.parametrize("name", keras_famous.list_models())
+def test_model_info_is_complete(name):
+    spec = registry.get_spec(name)
+    for variant in spec.variants:
+        info = keras_famous.model_info(name, variant)
+        assert info.params > 0 and info.trainable_params > 0 and info.macs > 0
+        assert info.depth >= info.weighted_depth > 0
+        assert info.year >= 1998 and info.paper and len(info.input_size) == 3
+        assert info.variants == tuple(spec.variants)
+        if info.top1 is not None:
+            assert 0 < info.top5 and info.top1 < info.top5 < 1 and info.accuracy_source
+
+
+def test_model_info_compute_equals_table():
+    assert keras_famous.model_info("LeNet5", compute=True) == keras_famous.model_info("LeNet5")
+
+
+def test_list_models_is_the_catalog():
+    assert keras_famous.list_models() == [
+        "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG13", "VGG16", "VGG19",
+        "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+        "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
+    ]  # fmt: skip
