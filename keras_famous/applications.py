@@ -6,6 +6,7 @@ classifier_activation, name` (plus family options such as `variant`) and hands t
 and finally calls the one weights hook.
 """
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
@@ -171,3 +172,47 @@ def build_application(
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name or model_name.lower())
     return weights_lib.load_into(model, weights, weights_key or model_name)
+
+
+APPLICATION_ARGS = (
+    "include_top", "weights", "input_tensor", "input_shape", "pooling", "classes", "classifier_activation", "name",
+)  # fmt: skip
+
+
+def make_builder(model_name, build, *, options, doc, options_doc="", default_classes=1000):
+    """The public builder of one model: the keras.applications arguments plus keyword family `options`
+    ({option: default}, documented by `options_doc`, Args lines). `build(app_args, **options)` returns the model; `app_args` holds the
+    keras.applications arguments (the model's `name` defaulting to the lower-case model name)."""
+
+    def builder(
+        include_top=True,
+        weights=None,
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=default_classes,
+        classifier_activation="softmax",
+        name=None,
+        **family_options,
+    ):
+        unknown = sorted(set(family_options) - set(options))
+        if unknown:
+            raise TypeError(f"{model_name}() got unexpected keyword arguments {unknown}; options: {sorted(options)}.")
+        app_args = dict(
+            include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+            pooling=pooling, classes=classes, classifier_activation=classifier_activation,
+            name=name or model_name.lower(),
+        )  # fmt: skip
+        return build(app_args, **{**options, **family_options})
+
+    base = [p for p in inspect.signature(builder).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    extra = [inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=value) for key, value in options.items()]
+    builder.__signature__ = inspect.Signature(base + extra)
+    builder.__name__ = builder.__qualname__ = model_name
+    builder.__doc__ = f"Instantiates {model_name}.\n{doc}{BUILDER_ARGS_DOC}{options_doc}"
+    return builder
+
+
+def check_variant(model_name, variant, variants):
+    if variant not in variants:
+        raise ValueError(f"Unknown `variant` {variant!r} for {model_name}; choose one of {tuple(variants)}.")

@@ -1,4 +1,7 @@
-"""Every model saves to `.keras` and reloads with safe_mode=True to identical outputs."""
+"""Every model saves to `.keras` and reloads with safe_mode=True to identical outputs.
+
+ImageNet-size networks are built at 96x96 here: the same layers and configs, but VGG's and AlexNet's
+flattening fc layer shrinks from ~100M to a few million weights, which keeps the suite fast."""
 
 import keras
 import numpy as np
@@ -8,7 +11,7 @@ from keras_famous import registry
 from conftest import random_images
 
 CASES = [(spec.name, variant) for spec in registry.SPECS.values() for variant in spec.variants]
-LARGE = ("VGG", "ResNet101", "ResNet152", "ResNeXt101", "WideResNet")
+LARGE = ("ResNet101", "ResNet152", "ResNeXt101", "WideResNet101_2")
 
 
 def _params():
@@ -20,7 +23,9 @@ def _params():
 
 @pytest.mark.parametrize("name,variant", _params())
 def test_keras_round_trip_safe_mode(name, variant, tmp_path):
-    model = registry.build_variant(name, variant)
+    default_shape = registry.get_spec(name).input_shape
+    shape = (96, 96, default_shape[-1]) if default_shape[0] > 96 else default_shape
+    model = registry.build_variant(name, variant, input_shape=shape)
     images = random_images(model.input_shape[1:], batch=1)
     expected = model.predict(images, verbose=0)
     path = tmp_path / "model.keras"

@@ -27,7 +27,7 @@ from typing import Tuple, Union
 
 from keras import layers
 
-from ..applications import BUILDER_ARGS_DOC, InputContract, build_application
+from ..applications import InputContract, build_application, check_variant, make_builder
 from ..blocks import fully_connected_top
 from ..layers import LocalResponseNormalization
 from ..spec import ModelSpec, Reference, Variant
@@ -150,64 +150,30 @@ def _build(model_name, table_key, app_args):
     table = TABLES[table_key]
     contract = InputContract((table.input_size, table.input_size, 3), min_input_size(table), flatten_top=True)
     return build_application(
-        model_name,
-        contract=contract,
-        backbone=_backbone(table),
-        top=_top(table),
-        weights_key=f"{model_name}/{table_key}",
-        **app_args,
-    )
-
-
-ALEXNET_VARIANTS = ("original", "single", "torchvision")
-
-
-def AlexNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    variant="original",
-):
-    if variant not in ALEXNET_VARIANTS:
-        raise ValueError(f"Unknown `variant` {variant!r} for AlexNet; choose one of {ALEXNET_VARIANTS}.")
-    app_args = dict(
-        include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name or "alexnet",
+        model_name, contract=contract, backbone=_backbone(table), top=_top(table),
+        weights_key=f"{model_name}/{table_key}", **app_args,
     )  # fmt: skip
+
+
+def _build_alexnet(app_args, variant):
+    check_variant("AlexNet", variant, ("original", "single", "torchvision"))
     return _build("AlexNet", variant, app_args)
 
 
-def ZFNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    variant="original",
-):
-    if variant != "original":
-        raise ValueError(f"Unknown `variant` {variant!r} for ZFNet; choose one of ('original',).")
-    app_args = dict(
-        include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-        pooling=pooling, classes=classes, classifier_activation=classifier_activation, name=name or "zfnet",
-    )  # fmt: skip
+def _build_zfnet(app_args, variant):
+    check_variant("ZFNet", variant, ("original",))
     return _build("ZFNet", "zfnet", app_args)
 
 
-AlexNet.__doc__ = (
-    "Instantiates AlexNet.\n" + __doc__ + BUILDER_ARGS_DOC
-    + '        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower) or\n'
-    + '            "torchvision" (torchvision\'s alexnet layout, so its checkpoints convert).\n'
+AlexNet = make_builder(
+    "AlexNet",
+    _build_alexnet,
+    options={"variant": "original"},
+    doc=__doc__,
+    options_doc='        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower) or\n'
+    + '            "torchvision" (torchvision\'s alexnet layout, so its checkpoints convert).\n',
 )
-ZFNet.__doc__ = "Instantiates ZFNet (Zeiler & Fergus 2013), 224x224.\n" + __doc__ + BUILDER_ARGS_DOC
+ZFNet = make_builder("ZFNet", _build_zfnet, options={"variant": "original"}, doc=__doc__)
 
 TORCHVISION_ACC = "torchvision IMAGENET1K_V1"
 

@@ -24,7 +24,7 @@ output (850): 61,706 parameters.
 import numpy as np
 from keras import layers
 
-from ..applications import BUILDER_ARGS_DOC, InputContract, build_application
+from ..applications import InputContract, build_application, check_variant, make_builder
 from ..layers import EuclideanRBF, PartialConv2D, TrainableSubsampling, lecun_tanh
 from ..spec import ModelSpec, Reference, Variant
 
@@ -107,39 +107,21 @@ def _top(variant):
     return top
 
 
-def LeNet5(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name=None,
-    variant="original",
-):
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown `variant` {variant!r} for LeNet5; choose one of {VARIANTS}.")
+def _build(app_args, variant):
+    check_variant("LeNet5", variant, VARIANTS)
     return build_application(
-        "LeNet5",
-        contract=CONTRACT,
-        backbone=_backbone(variant),
-        top=_top(variant),
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        name=name or "lenet5",
-        weights_key=f"LeNet5/{variant}",
-    )
+        "LeNet5", contract=CONTRACT, backbone=_backbone(variant), top=_top(variant),
+        weights_key=f"LeNet5/{variant}", **app_args,
+    )  # fmt: skip
 
 
-LeNet5.__doc__ = (
-    "Instantiates LeNet-5 (LeCun et al. 1998) for 32x32x1 inputs.\n" + __doc__ + BUILDER_ARGS_DOC +
-    "        variant: `\"original\"` (the paper's network) or `\"modern\"` (ReLU, max pooling, full C3).\n"
+LeNet5 = make_builder(
+    "LeNet5",
+    _build,
+    options={"variant": "original"},
+    default_classes=10,
+    doc=__doc__,
+    options_doc='        variant: "original" (the paper\'s network) or "modern" (ReLU, max pooling, full C3).\n',
 )
 
 SPECS = (

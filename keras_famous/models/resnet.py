@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from keras import layers
 
-from ..applications import BUILDER_ARGS_DOC, InputContract, build_application
+from ..applications import InputContract, build_application, check_variant, make_builder
 from ..blocks import average_pool_top, basic_unit, batch_norm, bottleneck_unit, preact_bottleneck_unit, relu
 from ..spec import ModelSpec, Reference, Variant
 
@@ -95,44 +95,21 @@ def _stages(x, arch, style):
     return x
 
 
-def build_resnet(model_name, arch, style_key, app_args, weights_key):
-    style = STYLES[style_key]
-
-    def backbone(x):
-        return _stages(_stem(x, style, arch.preact), arch, style)
-
-    return build_application(
-        model_name, contract=CONTRACT, backbone=backbone, top=average_pool_top, weights_key=weights_key, **app_args
-    )
-
-
 def _make_builder(model_name, arch, variants, default_variant, style_of_variant=lambda v: v):
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=None,
-        variant=default_variant,
-    ):
-        if variant not in variants:
-            raise ValueError(f"Unknown `variant` {variant!r} for {model_name}; choose one of {tuple(variants)}.")
-        app_args = dict(
-            include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-            pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-            name=name or model_name.lower(),
-        )  # fmt: skip
-        return build_resnet(model_name, arch, style_of_variant(variant), app_args, f"{model_name}/{variant}")
+    def build(app_args, variant):
+        check_variant(model_name, variant, variants)
+        style = STYLES[style_of_variant(variant)]
 
-    builder.__name__ = builder.__qualname__ = model_name
-    builder.__doc__ = (
-        f"Instantiates {model_name}.\n" + __doc__ + BUILDER_ARGS_DOC
-        + f"        variant: one of {tuple(variants)}; default {default_variant!r}.\n"
-    )
-    return builder
+        def backbone(x):
+            return _stages(_stem(x, style, arch.preact), arch, style)
+
+        return build_application(
+            model_name, contract=CONTRACT, backbone=backbone, top=average_pool_top,
+            weights_key=f"{model_name}/{variant}", **app_args,
+        )  # fmt: skip
+
+    options_doc = f"        variant: one of {tuple(variants)}; default {default_variant!r}.\n"
+    return make_builder(model_name, build, options={"variant": default_variant}, doc=__doc__, options_doc=options_doc)
 
 
 def _resnext_style(variant):

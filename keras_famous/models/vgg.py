@@ -18,7 +18,7 @@ VGG16/VGG19 graph (layer names, no dropout); `batch_norm=True` is torchvision's 
 
 from keras import layers
 
-from ..applications import BUILDER_ARGS_DOC, InputContract, build_application
+from ..applications import InputContract, build_application, make_builder
 from ..blocks import batch_norm, fully_connected_top, relu
 from ..spec import ModelSpec, Reference, Variant
 
@@ -45,55 +45,34 @@ def _backbone(depth, batch_norm_):
     return backbone
 
 
-def _vgg(depth, batch_norm_, dropout, app_args):
-    if dropout is None:
-        dropout = 0.5 if batch_norm_ else 0.0
-
-    def top(x, classes, classifier_activation):
-        return fully_connected_top(
-            x, classes, classifier_activation, hidden_units=(4096, 4096), hidden_names=("fc1", "fc2"), dropout=dropout
-        )
-
-    model_name = f"VGG{depth}"
-    return build_application(
-        model_name,
-        contract=CONTRACT,
-        backbone=_backbone(depth, batch_norm_),
-        top=top,
-        weights_key=f"{model_name}/{'bn' if batch_norm_ else 'plain'}",
-        **app_args,
-    )
-
-
 def _make_builder(depth):
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=1000,
-        classifier_activation="softmax",
-        name=None,
-        batch_norm=False,
-        dropout=None,
-    ):
-        app_args = dict(
-            include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-            pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-            name=name or (f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"),
-        )  # fmt: skip
-        return _vgg(depth, bool(batch_norm), dropout, app_args)
+    model_name = f"VGG{depth}"
 
-    builder.__name__ = builder.__qualname__ = f"VGG{depth}"
-    builder.__doc__ = (
-        f"Instantiates VGG{depth}.\n" + __doc__ + BUILDER_ARGS_DOC
-        + "        batch_norm: False for the paper's / keras.applications' network, True for torchvision's\n"
+    def build(app_args, batch_norm, dropout):
+        if dropout is None:
+            dropout = 0.5 if batch_norm else 0.0
+
+        def top(x, classes, classifier_activation):
+            return fully_connected_top(
+                x, classes, classifier_activation, hidden_units=(4096, 4096), hidden_names=("fc1", "fc2"),
+                dropout=dropout,
+            )  # fmt: skip
+
+        return build_application(
+            model_name, contract=CONTRACT, backbone=_backbone(depth, bool(batch_norm)), top=top,
+            weights_key=f"{model_name}/{'bn' if batch_norm else 'plain'}", **app_args,
+        )  # fmt: skip
+
+    return make_builder(
+        model_name,
+        build,
+        options={"batch_norm": False, "dropout": None},
+        doc=__doc__,
+        options_doc="        batch_norm: False for the paper's / keras.applications' network, True for torchvision's\n"
         + f"            vgg{depth}_bn layout.\n"
         + "        dropout: rate after fc1 and fc2; default 0 without batch_norm (Keras' graph) and 0.5 with\n"
-        + "            it (torchvision). The paper trains with 0.5 (Sec. 3.1).\n"
+        + "            it (torchvision). The paper trains with 0.5 (Sec. 3.1).\n",
     )
-    return builder
 
 
 VGG11, VGG13, VGG16, VGG19 = (_make_builder(depth) for depth in (11, 13, 16, 19))
