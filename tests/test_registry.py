@@ -1,5 +1,6 @@
 """The registry's metadata: stored table = the graphs; counts = the references; info complete."""
 
+import keras
 import pytest
 
 import keras_famous
@@ -13,6 +14,7 @@ def test_stored_table_is_what_the_graphs_give_and_counts_equal_references():
     table = registry.load_table()
     assert set(table) == set(registry.SPECS)
     for name, variant in CASES:
+        keras.backend.clear_session()
         stats = registry.compute_stats(name, variant)
         assert table[name][variant] == stats, f"{name}/{variant}: run tools/update_model_table.py"
         for ref in registry.get_spec(name).variants[variant].references:
@@ -69,3 +71,9 @@ def test_list_models_is_the_catalog():
         "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
         "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
     ]  # fmt: skip
+
+
+def test_model_info_compute_leaves_the_session_alone():
+    keras.config.set_dtype_policy("mixed_float16")
+    keras_famous.model_info("LeNet5", compute=True)
+    assert keras.config.dtype_policy().name == "mixed_float16"

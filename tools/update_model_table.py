@@ -11,6 +11,8 @@ import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
+
 from keras_famous import registry  # noqa: E402
 
 
@@ -20,6 +22,7 @@ def main():
         spec = registry.get_spec(name)
         table[name] = {}
         for variant in spec.variants:
+            keras.backend.clear_session()
             table[name][variant] = registry.compute_stats(name, variant)
             print(name, variant, table[name][variant], flush=True)
     target = os.path.join(os.path.dirname(registry.__file__), registry.TABLE_FILE)
