@@ -1,6 +1,8 @@
 """keras_famous: the famous convolutional networks as Keras 3 applications."""
 
 from .models.alexnet import AlexNet, ZFNet
+from .models.inception import InceptionResNetV2, InceptionV3
+from .models.xception import Xception
 from .models.lenet import LeNet5
 from .models.resnet import (
     ResNet18,
@@ -25,6 +27,6 @@ __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG13", "VGG16", "VGG19",
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
-    "WideResNet50_2", "WideResNet101_2",
+    "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
     "get_model", "list_models", "model_info", "ModelInfo",
 ]  # fmt: skip

@@ -49,6 +49,10 @@ def _spatial(shape):
 
 def layer_macs(layer):
     """Multiply-accumulates of one layer for one image (convolutions and fully connected layers)."""
+    if isinstance(layer, layers.SeparableConv2D):
+        kh, kw = layer.kernel_size
+        depthwise_channels = layer.input.shape[-1] * layer.depth_multiplier
+        return _spatial(layer.output.shape) * depthwise_channels * (kh * kw + layer.filters)
     if isinstance(layer, layers.DepthwiseConv2D):
         kh, kw = layer.kernel_size
         return _spatial(layer.output.shape) * layer.output.shape[-1] * kh * kw

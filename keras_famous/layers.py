@@ -199,3 +199,25 @@ class EuclideanRBF(keras.layers.Layer):
         config = super().get_config()
         config.update(prototypes=self.prototypes, activation=keras.activations.serialize(self.activation))
         return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledResidual(keras.layers.Layer):
+    """`shortcut + scale * residual` (Szegedy et al. 2016, Sec. 3.3: scaling the residuals by 0.1-0.3
+    before the addition stabilises training of the Inception-ResNets)."""
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        shortcut, residual = inputs
+        return shortcut + residual * self.scale
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(scale=self.scale)
+        return config

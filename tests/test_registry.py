@@ -34,6 +34,8 @@ def test_issue_counts():
     assert info("AlexNet", "torchvision").params == 61_100_840
     assert info("VGG16").params == 138_357_544 and info("VGG16").depth == 23 and info("VGG16").weighted_depth == 16
     assert info("ResNet50").weighted_depth == 107
+    # Keras' pretrained table: topological depth InceptionV3 159, Xception 126, InceptionResNetV2 572.
+    assert (info("InceptionV3").depth, info("Xception").depth, info("InceptionResNetV2").depth) == (159, 126, 572)
     assert info("VGG16", "bn").trainable_params == 138_365_992
 
 
@@ -54,7 +56,7 @@ def test_model_info_is_complete(name):
     for variant in spec.variants:
         info = keras_famous.model_info(name, variant)
         assert info.params > 0 and info.trainable_params > 0 and info.macs > 0
-        assert info.depth >= info.weighted_depth > 0
+        assert info.depth > 1 and info.weighted_depth > 0  # branches can hold more weighted layers than the longest path
         assert info.year >= 1998 and info.paper and len(info.input_size) == 3
         assert info.variants == tuple(spec.variants)
         if info.top1 is not None:
@@ -70,6 +72,7 @@ def test_list_models_is_the_catalog():
         "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG13", "VGG16", "VGG19",
         "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
         "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
+        "InceptionV3", "InceptionResNetV2", "Xception",
     ]  # fmt: skip
 
 

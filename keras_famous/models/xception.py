@@ -1,0 +1,94 @@
+"""Xception: Chollet, "Xception: Deep Learning with Depthwise Separable Convolutions" (2016), Fig. 5.
+
+    entry flow   conv 32 3x3/2, conv 64 3x3;
+                 3 modules [ReLU, sep-conv w, BN, ReLU, sep-conv w, BN, max pool 3x3/2] + 1x1/2 conv
+                 shortcut, w = 128, 256, 728                                       19x19x728
+    middle flow  8 x [3 x (ReLU, sep-conv 728, BN)] + identity                     19x19x728
+    exit flow    module (728, 1024) with 1x1/2 shortcut; sep-conv 1536, sep-conv 2048 (+BN, ReLU)
+                 global average pool, 1000-d fc                                     22,910,480 parameters
+
+Layer names and creation order are keras.applications' (the shortcut convolutions keep Keras'
+automatic names), so the graphs match layer for layer.
+"""
+
+from keras import layers
+
+from ..applications import InputContract, build_application, check_variant, make_builder
+from ..blocks import average_pool_top
+from ..spec import ModelSpec, Reference, Variant
+
+ENTRY_WIDTHS = ((128, 128), (256, 256), (728, 728))  # blocks 2-4
+MIDDLE_BLOCKS, MIDDLE_WIDTH = 8, 728  # blocks 5-12
+EXIT_WIDTHS = (728, 1024)  # block 13
+TAIL_WIDTHS = (1536, 2048)  # block 14
+
+CONTRACT = InputContract(default_shape=(299, 299, 3), min_size=71)
+
+
+def _sepconv_bn(x, width, prefix, index, relu_first=True):
+    if relu_first:
+        x = layers.Activation("relu", name=f"{prefix}_sepconv{index}_act")(x)
+    x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, name=f"{prefix}_sepconv{index}")(x)
+    return layers.BatchNormalization(axis=-1, name=f"{prefix}_sepconv{index}_bn")(x)
+
+
+def _downsampling_module(x, widths, block, relu_first=True):
+    prefix = f"block{block}"
+    residual = layers.Conv2D(widths[-1], 1, strides=2, padding="same", use_bias=False)(x)
+    residual = layers.BatchNormalization(axis=-1)(residual)
+    for index, width in enumerate(widths, start=1):
+        x = _sepconv_bn(x, width, prefix, index, relu_first=relu_first or index > 1)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_pool")(x)
+    return layers.add([x, residual])
+
+
+def _backbone(x):
+    for index, (width, strides) in enumerate(((32, 2), (64, 1)), start=1):
+        x = layers.Conv2D(width, 3, strides=strides, use_bias=False, name=f"block1_conv{index}")(x)
+        x = layers.BatchNormalization(axis=-1, name=f"block1_conv{index}_bn")(x)
+        x = layers.Activation("relu", name=f"block1_conv{index}_act")(x)
+    for block, widths in enumerate(ENTRY_WIDTHS, start=2):
+        x = _downsampling_module(x, widths, block, relu_first=block > 2)  # block1 already ends in a ReLU
+    for block in range(5, 5 + MIDDLE_BLOCKS):
+        residual = x
+        for index in (1, 2, 3):
+            x = _sepconv_bn(x, MIDDLE_WIDTH, f"block{block}", index)
+        x = layers.add([x, residual])
+    x = _downsampling_module(x, EXIT_WIDTHS, 13)
+    for index, width in enumerate(TAIL_WIDTHS, start=1):
+        x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, name=f"block14_sepconv{index}")(x)
+        x = layers.BatchNormalization(axis=-1, name=f"block14_sepconv{index}_bn")(x)
+        x = layers.Activation("relu", name=f"block14_sepconv{index}_act")(x)
+    return x
+
+
+def _build(app_args, variant):
+    check_variant("Xception", variant, ("keras",))
+    return build_application(
+        "Xception", contract=CONTRACT, backbone=_backbone, top=average_pool_top,
+        weights_key=f"Xception/{variant}", **app_args,
+    )  # fmt: skip
+
+
+Xception = make_builder(
+    "Xception", _build, options={"variant": "keras"}, doc=__doc__,
+    options_doc="        variant: \"keras\" (keras.applications' layout).\n",
+)  # fmt: skip
+
+SPECS = (
+    ModelSpec(
+        name="Xception",
+        builder=Xception,
+        family="xception",
+        paper="Chollet, Xception: Deep Learning with Depthwise Separable Convolutions",
+        year=2016,
+        input_shape=(299, 299, 3),
+        default_variant="keras",
+        variants={
+            "keras": Variant(
+                references=(Reference("keras.applications", "Xception", params=22_910_480, top1=0.790, top5=0.945,
+                                      accuracy_source="Keras pretrained table (keras.io/api/applications)"),),
+            )
+        },  # fmt: skip
+    ),
+)
