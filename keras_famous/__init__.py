@@ -1,6 +1,7 @@
 """keras_famous: the famous convolutional networks as Keras 3 applications."""
 
 from .models.alexnet import AlexNet, ZFNet
+from .models.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNetBC
 from .models.inception import InceptionResNetV2, InceptionV3
 from .models.xception import Xception
 from .models.lenet import LeNet5
@@ -28,5 +29,6 @@ __all__ = [
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
     "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
+    "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet",
     "get_model", "list_models", "model_info", "ModelInfo",
 ]  # fmt: skip

@@ -72,3 +72,28 @@ def test_resnext50_uses_real_grouped_convolutions():
     assert not any(type(layer).__name__ == "DepthwiseConv2D" for layer in model.layers)
     grouped = [model.get_layer(f"conv{s}_block1_2_conv") for s in (2, 3, 4, 5)]
     assert [(layer.filters, layer.groups) for layer in grouped] == [(128, 32), (256, 32), (512, 32), (1024, 32)]
+
+
+def test_densenet_bc_cifar_table():
+    """Huang et al. 2016, Table 2: DenseNet-BC L=100 k=12 0.8M (769,162 for CIFAR-10), L=250 k=24 15.3M,
+    L=190 k=40 25.6M; (L - 4) / 6 bottleneck layers per block."""
+    def trainable(model):
+        return sum(int(w.numpy().size) for w in model.trainable_weights)
+
+    model = keras_famous.DenseNetBC()
+    assert trainable(model) == 769_162
+    assert model.get_layer("conv1_conv").filters == 24  # 2k
+    assert [model.get_layer(f"pool{i}_pool").output.shape[1:] for i in (2, 3)] == [(16, 16, 108), (8, 8, 150)]  # (24 + 16k) / 2, (108 + 16k) / 2
+    assert round(trainable(keras_famous.DenseNetBC(variant="L250_k24")) / 1e6, 1) == 15.3
+    assert round(trainable(keras_famous.DenseNetBC(variant="L190_k40")) / 1e6, 1) == 25.6
+    generic = keras_famous.DenseNet(blocks=(16, 16, 16), growth_rate=12)
+    assert trainable(generic) == 769_162
+
+
+def test_densenet121_table():
+    """Table 1: 56 -> 28 -> 14 -> 7 with 6/12/24/16 layers of growth 32, compression 0.5."""
+    model = keras_famous.DenseNet121()
+    assert _shapes(model, ["pool1", "pool2_pool", "pool3_pool", "pool4_pool", "relu"]) == {
+        "pool1": (56, 56, 64), "pool2_pool": (28, 28, 128), "pool3_pool": (14, 14, 256),
+        "pool4_pool": (7, 7, 512), "relu": (7, 7, 1024),
+    }  # fmt: skip

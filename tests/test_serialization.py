@@ -11,7 +11,7 @@ from keras_famous import registry
 from conftest import random_images
 
 CASES = [(spec.name, variant) for spec in registry.SPECS.values() for variant in spec.variants]
-LARGE = ("ResNet101", "ResNet152", "ResNeXt101", "WideResNet101_2", "InceptionResNetV2")
+LARGE = ("ResNet101", "ResNet152", "ResNeXt101", "WideResNet101_2", "InceptionResNetV2", "DenseNet169", "DenseNet201", "DenseNetBC")
 
 
 def _params():

@@ -18,7 +18,7 @@ TORCH_MODELS = [
     for ref in variant_spec.references
     if ref.library in ("torchvision", "timm")
 ]
-SLOW = {"vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x4d", "wide_resnet50_2"}
+SLOW = {"vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x4d", "wide_resnet50_2", "densenet169", "densenet201"}
 
 
 def _params(cases):
@@ -50,7 +50,7 @@ def test_every_torch_reference_is_covered():
     assert {ref.model for _, _, ref in TORCH_MODELS} == {
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d",
-        "wide_resnet50_2", "wide_resnet101_2",
+        "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet169", "densenet201",
     }  # fmt: skip
 
 

@@ -33,6 +33,19 @@ ALEXNET_RULES = (
     (r"classifier\.6", "predictions"),
 )
 
+DENSENET_RULES = (
+    (r"features\.conv0", "conv1_conv"),
+    (r"features\.norm0", "conv1_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm1", "conv{block+1}_block{layer}_0_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv1", "conv{block+1}_block{layer}_1_conv"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm2", "conv{block+1}_block{layer}_1_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv2", "conv{block+1}_block{layer}_2_conv"),
+    (r"features\.transition(?P<index>\d+)\.norm", "pool{index+1}_bn"),
+    (r"features\.transition(?P<index>\d+)\.conv", "pool{index+1}_conv"),
+    (r"features\.norm5", "bn"),
+    (r"classifier", "predictions"),
+)
+
 VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
 TOP_LAYERS = frozenset({"predictions", "fc1", "fc2", "fc6", "fc7"})
 
@@ -56,6 +69,8 @@ def rules_for(model_name, variant):
         return RESNET_RULES
     if model_name == "AlexNet" and variant == "torchvision":
         return ALEXNET_RULES
+    if model_name.startswith("DenseNet"):
+        return DENSENET_RULES
     if model_name.startswith("VGG"):
         return vgg_rules(int(model_name[3:]), variant == "bn")
     raise ValueError(f"No torchvision name map for {model_name!r} variant {variant!r}.")
