@@ -5,6 +5,7 @@ from .models.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201, De
 from .models.inception import InceptionResNetV2, InceptionV3
 from .models.xception import Xception
 from .models.lenet import LeNet5
+from .models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
 from .models.resnet import (
     ResNet18,
     ResNet34,
@@ -29,6 +30,6 @@ __all__ = [
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
     "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
-    "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet",
+    "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet", "SqueezeNet1_0", "SqueezeNet1_1",
     "get_model", "list_models", "model_info", "ModelInfo",
 ]  # fmt: skip

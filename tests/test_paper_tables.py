@@ -97,3 +97,13 @@ def test_densenet121_table():
         "pool1": (56, 56, 64), "pool2_pool": (28, 28, 128), "pool3_pool": (14, 14, 256),
         "pool4_pool": (7, 7, 512), "relu": (7, 7, 1024),
     }  # fmt: skip
+
+
+def test_squeezenet_table():
+    """Iandola et al. 2016, Table 1 (SqueezeNet 1.0): 111 -> 55 -> 27 -> 13 grids and fire widths."""
+    model = keras_famous.SqueezeNet1_0()
+    assert _shapes(model, ["conv1", "maxpool1", "fire4_concat", "maxpool4", "fire8_concat", "maxpool8", "fire9_concat"]) == {
+        "conv1": (109, 109, 96), "maxpool1": (54, 54, 96), "fire4_concat": (54, 54, 256), "maxpool4": (27, 27, 256),
+        "fire8_concat": (27, 27, 512), "maxpool8": (13, 13, 512), "fire9_concat": (13, 13, 512),
+    }  # fmt: skip
+    assert model.get_layer("fire2_squeeze1x1").filters == 16 and model.get_layer("fire9_expand3x3").filters == 256

@@ -73,6 +73,7 @@ def test_list_models_is_the_catalog():
         "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
         "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
         "InceptionV3", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC",
+        "SqueezeNet1_0", "SqueezeNet1_1",
     ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from ..models import vgg
+from ..models import squeezenet, vgg
 from . import layout
 
 RESNET_RULES = (
@@ -47,7 +47,7 @@ DENSENET_RULES = (
 )
 
 VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
-TOP_LAYERS = frozenset({"predictions", "fc1", "fc2", "fc6", "fc7"})
+TOP_LAYERS = frozenset({"predictions", "fc1", "fc2", "fc6", "fc7", "conv10"})
 
 
 def vgg_rules(depth, batch_norm):
@@ -63,12 +63,29 @@ def vgg_rules(depth, batch_norm):
     return tuple(rules) + VGG_CLASSIFIER_RULES
 
 
+def squeezenet_rules(version):
+    """torchvision's `features` index: a conv and its ReLU take two places, a pool or a fire module one."""
+    rules, index = [], 0
+    table = squeezenet.TABLES[version]
+    for op, name in zip(table, squeezenet.layer_names(table)):
+        if isinstance(op, squeezenet.Conv):
+            rules.append((rf"features\.{index}", name))
+        elif isinstance(op, squeezenet.Fire):
+            for part in ("squeeze", "expand1x1", "expand3x3"):
+                suffix = "squeeze1x1" if part == "squeeze" else part
+                rules.append((rf"features\.{index}\.{part}", f"{name}_{suffix}"))
+        index += 2 if isinstance(op, squeezenet.Conv) else 1
+    return tuple(rules) + ((r"classifier\.1", "conv10"),)
+
+
 def rules_for(model_name, variant):
     """The name map of a registry model and variant."""
     if model_name.startswith(("ResNet", "ResNeXt", "WideResNet")):
         return RESNET_RULES
     if model_name == "AlexNet" and variant == "torchvision":
         return ALEXNET_RULES
+    if model_name.startswith("SqueezeNet"):
+        return squeezenet_rules(model_name[len("SqueezeNet"):])
     if model_name.startswith("DenseNet"):
         return DENSENET_RULES
     if model_name.startswith("VGG"):

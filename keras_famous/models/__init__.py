@@ -1,5 +1,5 @@
 """One module per family; each declares its builders and a `SPECS` tuple for the registry."""
 
-from . import alexnet, densenet, inception, lenet, resnet, vgg, xception
+from . import alexnet, densenet, inception, lenet, resnet, squeezenet, vgg, xception
 
-FAMILIES = (lenet, alexnet, vgg, resnet, inception, xception, densenet)
+FAMILIES = (lenet, alexnet, vgg, resnet, inception, xception, densenet, squeezenet)
