@@ -2,6 +2,7 @@
 
 from .models.alexnet import AlexNet, ZFNet
 from .models.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNetBC
+from .models.googlenet import GoogLeNet
 from .models.inception import InceptionResNetV2, InceptionV3
 from .models.xception import Xception
 from .models.lenet import LeNet5
@@ -21,6 +22,7 @@ from .models.resnet import (
     WideResNet101_2,
 )
 from .models.vgg import VGG11, VGG13, VGG16, VGG19
+from .applications import without_auxiliary_heads
 from .registry import ModelInfo, get_model, list_models, model_info
 
 __version__ = "0.1.0"
@@ -31,5 +33,6 @@ __all__ = [
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
     "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet", "SqueezeNet1_0", "SqueezeNet1_1",
+    "GoogLeNet", "without_auxiliary_heads",
     "get_model", "list_models", "model_info", "ModelInfo",
 ]  # fmt: skip

@@ -216,3 +216,11 @@ def make_builder(model_name, build, *, options, doc, options_doc="", default_cla
 def check_variant(model_name, variant, variants):
     if variant not in variants:
         raise ValueError(f"Unknown `variant` {variant!r} for {model_name}; choose one of {tuple(variants)}.")
+
+
+def without_auxiliary_heads(model):
+    """The inference model of a network built with `aux_logits=True`: the same layers and weights,
+    only the main output (the first). A model without auxiliary heads is returned unchanged."""
+    if len(model.outputs) == 1:
+        return model
+    return keras.Model(model.inputs, model.outputs[0], name=model.name)

@@ -107,3 +107,18 @@ def test_squeezenet_table():
         "fire8_concat": (27, 27, 512), "maxpool8": (13, 13, 512), "fire9_concat": (13, 13, 512),
     }  # fmt: skip
     assert model.get_layer("fire2_squeeze1x1").filters == 16 and model.get_layer("fire9_expand3x3").filters == 256
+
+
+def test_googlenet_table():
+    """Szegedy et al. 2014, Table 1: inception output depths and grids; 6,998,552 parameters."""
+    from keras_famous.models.googlenet import INCEPTION_MODULES
+
+    for variant in ("original", "torchvision"):
+        model = keras_famous.GoogLeNet(variant=variant)
+        depths = [model.get_layer(f"inception_{m}_output").output.shape[-1] for m in INCEPTION_MODULES]
+        assert depths == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
+        grids = [model.get_layer(f"inception_{m}_output").output.shape[1] for m in INCEPTION_MODULES]
+        assert grids == [28, 28, 14, 14, 14, 14, 14, 7, 7]
+        assert model.get_layer("conv1").output.shape[1:3] == (112, 112)
+    assert keras_famous.GoogLeNet().count_params() == 6_998_552
+    assert keras_famous.GoogLeNet(aux_logits=True).count_params() == 13_378_280

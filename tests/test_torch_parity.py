@@ -32,6 +32,8 @@ def reference_model(ref):
     torch.manual_seed(0)
     if ref.library == "timm":
         return timm.create_model(ref.model, pretrained=False)
+    if ref.model == "googlenet":  # the inference layout: no auxiliary heads, no input transform
+        return torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)
     return getattr(torchvision.models, ref.model)(weights=None)
 
 
@@ -51,7 +53,7 @@ def test_every_torch_reference_is_covered():
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d",
         "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet169", "densenet201",
-        "squeezenet1_0", "squeezenet1_1",
+        "squeezenet1_0", "squeezenet1_1", "googlenet",
     }  # fmt: skip
 
 

@@ -46,8 +46,32 @@ DENSENET_RULES = (
     (r"classifier", "predictions"),
 )
 
+GOOGLENET_RULES = (
+    (r"conv1\.conv", "conv1"), (r"conv1\.bn", "conv1_bn"),
+    (r"conv2\.conv", "conv2_reduce"), (r"conv2\.bn", "conv2_reduce_bn"),
+    (r"conv3\.conv", "conv2"), (r"conv3\.bn", "conv2_bn"),
+    (r"inception(?P<m>\w+)\.branch1\.conv", "inception_{m}_1x1"),
+    (r"inception(?P<m>\w+)\.branch1\.bn", "inception_{m}_1x1_bn"),
+    (r"inception(?P<m>\w+)\.branch2\.0\.conv", "inception_{m}_3x3_reduce"),
+    (r"inception(?P<m>\w+)\.branch2\.0\.bn", "inception_{m}_3x3_reduce_bn"),
+    (r"inception(?P<m>\w+)\.branch2\.1\.conv", "inception_{m}_3x3"),
+    (r"inception(?P<m>\w+)\.branch2\.1\.bn", "inception_{m}_3x3_bn"),
+    (r"inception(?P<m>\w+)\.branch3\.0\.conv", "inception_{m}_5x5_reduce"),
+    (r"inception(?P<m>\w+)\.branch3\.0\.bn", "inception_{m}_5x5_reduce_bn"),
+    (r"inception(?P<m>\w+)\.branch3\.1\.conv", "inception_{m}_5x5"),
+    (r"inception(?P<m>\w+)\.branch3\.1\.bn", "inception_{m}_5x5_bn"),
+    (r"inception(?P<m>\w+)\.branch4\.1\.conv", "inception_{m}_pool_proj"),
+    (r"inception(?P<m>\w+)\.branch4\.1\.bn", "inception_{m}_pool_proj_bn"),
+    (r"aux(?P<i>\d)\.conv\.conv", "aux{i}_conv"), (r"aux(?P<i>\d)\.conv\.bn", "aux{i}_conv_bn"),
+    (r"aux(?P<i>\d)\.fc1", "aux{i}_fc"), (r"aux(?P<i>\d)\.fc2", "aux{i}_predictions"),
+    (r"fc", "predictions"),
+)  # fmt: skip
+
 VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
-TOP_LAYERS = frozenset({"predictions", "fc1", "fc2", "fc6", "fc7", "conv10"})
+TOP_LAYERS = frozenset(
+    {"predictions", "fc1", "fc2", "fc6", "fc7", "conv10", "aux1_conv", "aux1_conv_bn", "aux1_fc", "aux1_predictions",
+     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions"}
+)  # fmt: skip
 
 
 def vgg_rules(depth, batch_norm):
@@ -84,6 +108,8 @@ def rules_for(model_name, variant):
         return RESNET_RULES
     if model_name == "AlexNet" and variant == "torchvision":
         return ALEXNET_RULES
+    if model_name == "GoogLeNet" and variant == "torchvision":
+        return GOOGLENET_RULES
     if model_name.startswith("SqueezeNet"):
         return squeezenet_rules(model_name[len("SqueezeNet"):])
     if model_name.startswith("DenseNet"):

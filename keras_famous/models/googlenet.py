@@ -1,0 +1,156 @@
+"""GoogLeNet (Inception-v1): Szegedy et al., "Going deeper with convolutions" (2014), Table 1.
+
+    type            patch/stride  output      #1x1 #3x3red #3x3 #5x5red #5x5 pool proj
+    convolution     7x7/2         112x112x64
+    max pool, LRN   3x3/2         56x56x64
+    convolution     1x1, 3x3/1    56x56x192   (64 reduce, 192)
+    LRN, max pool   3x3/2         28x28x192
+    inception (3a)                28x28x256   64   96      128  16      32   32
+    inception (3b)                28x28x480   128  128     192  32      96   64
+    max pool        3x3/2         14x14x480
+    inception (4a)                14x14x512   192  96      208  16      48   64
+    inception (4b)                14x14x512   160  112     224  24      64   64
+    inception (4c)                14x14x512   128  128     256  24      64   64
+    inception (4d)                14x14x528   112  144     288  32      64   64
+    inception (4e)                14x14x832   256  160     320  32      128  128
+    max pool        3x3/2         7x7x832
+    inception (5a)                7x7x832     256  160     320  32      128  128
+    inception (5b)                7x7x1024    384  192     384  48      128  128
+    avg pool 7x7, dropout 40%, linear                                    6,998,552 parameters
+
+Auxiliary classifiers (Sec. 5) on 4a and 4d: 5x5/3 average pool, 1x1 conv 128, FC 1024, dropout
+70%, linear: 13,378,280 parameters with both. They are extra outputs for training; use
+`keras_famous.without_auxiliary_heads(model)` for inference and export.
+
+`variant="original"`: the paper's network (convolutions with biases and ReLU, LRN, real 5x5
+branches). `variant="torchvision"`: torchvision's googlenet (conv-BN(eps 1e-3)-ReLU, no LRN, a 3x3
+convolution in the "5x5" branch as torchvision has it, 2x2 fourth pool, dropout 0.2; 6,624,904
+trainable parameters without the auxiliary heads).
+"""
+
+from keras import layers
+
+from ..applications import InputContract, build_application, check_variant, make_builder
+from ..layers import LocalResponseNormalization
+from ..spec import ModelSpec, Reference, Variant
+
+# Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)
+INCEPTION_MODULES = {
+    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64), "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64), "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128), "5b": (384, 192, 384, 48, 128, 128),
+}  # fmt: skip
+AUX_TAPS = ("4a", "4d")  # Sec. 5
+VARIANTS = ("original", "torchvision")
+CONTRACT = InputContract(default_shape=(224, 224, 3), min_size=32)
+
+
+def conv_unit(x, filters, kernel_size, variant, name, strides=1):
+    """The paper's conv+ReLU, or torchvision's conv-BN-ReLU ("BasicConv2d")."""
+    if strides > 1:
+        x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
+    padding = "valid" if strides > 1 else "same"
+    if variant == "original":
+        return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu", name=name)(x)
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(axis=-1, epsilon=1e-3, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def inception_module(x, widths, variant, name):
+    n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = widths
+    five = 5 if variant == "original" else 3
+    branch1 = conv_unit(x, n1x1, 1, variant, f"{name}_1x1")
+    branch2 = conv_unit(conv_unit(x, n3x3_reduce, 1, variant, f"{name}_3x3_reduce"), n3x3, 3, variant, f"{name}_3x3")
+    branch3 = conv_unit(conv_unit(x, n5x5_reduce, 1, variant, f"{name}_5x5_reduce"), n5x5, five, variant, f"{name}_5x5")
+    pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
+    branch4 = conv_unit(pooled, pool_proj, 1, variant, f"{name}_pool_proj")
+    return layers.Concatenate(axis=-1, name=f"{name}_output")([branch1, branch2, branch3, branch4])
+
+
+def _backbone(variant, taps):
+    lrn = variant == "original"
+
+    def norm(x, name):
+        return LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75, name=name)(x) if lrn else x
+
+    def backbone(x):
+        x = conv_unit(x, 64, 7, variant, "conv1", strides=2)
+        x = norm(layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x), "norm1")
+        x = conv_unit(x, 64, 1, variant, "conv2_reduce")
+        x = norm(conv_unit(x, 192, 3, variant, "conv2"), "norm2")
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+        for module in INCEPTION_MODULES:
+            if module in ("4a", "5a"):
+                size = 3 if (variant == "original" or module == "4a") else 2
+                x = layers.MaxPooling2D(size, strides=2, padding="same", name=f"pool{module[0]}")(x)
+            x = inception_module(x, INCEPTION_MODULES[module], variant, f"inception_{module}")
+            if module in AUX_TAPS:
+                taps[module] = x
+        return x
+
+    return backbone
+
+
+def auxiliary_head(x, classes, classifier_activation, variant, name):
+    """Sec. 5: 5x5/3 average pool (4x4 at 14x14), 1x1 conv 128, FC 1024 ReLU, dropout 0.7, linear."""
+    x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
+    x = conv_unit(x, 128, 1, variant, f"{name}_conv")
+    x = layers.Flatten(name=f"{name}_flatten")(x)
+    x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
+    x = layers.Dropout(0.7, name=f"{name}_dropout")(x)
+    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name=f"{name}_predictions")(x)
+
+
+def _build(app_args, variant, aux_logits):
+    check_variant("GoogLeNet", variant, VARIANTS)
+    if aux_logits and not app_args["include_top"]:
+        raise ValueError("`aux_logits=True` needs `include_top=True` (the auxiliary heads are classifiers).")
+    taps = {}
+
+    def top(x, classes, classifier_activation):
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dropout(0.4 if variant == "original" else 0.2, name="dropout")(x)
+        main = layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
+        if not aux_logits:
+            return main
+        heads = [auxiliary_head(taps[t], classes, classifier_activation, variant, f"aux{i}") for i, t in enumerate(AUX_TAPS, 1)]
+        return [main, *heads]
+
+    return build_application(
+        "GoogLeNet", contract=CONTRACT, backbone=_backbone(variant, taps), top=top,
+        weights_key=f"GoogLeNet/{variant}", **app_args,
+    )  # fmt: skip
+
+
+GoogLeNet = make_builder(
+    "GoogLeNet",
+    _build,
+    options={"variant": "original", "aux_logits": False},
+    doc=__doc__,
+    options_doc='        variant: "original" (the paper) or "torchvision" (BN layout, torchvision checkpoints).\n'
+    "        aux_logits: add the two auxiliary classifiers as outputs 2 and 3 (training only).\n",
+)
+
+SPECS = (
+    ModelSpec(
+        name="GoogLeNet",
+        builder=GoogLeNet,
+        family="googlenet",
+        paper="Szegedy et al., Going deeper with convolutions",
+        year=2014,
+        input_shape=(224, 224, 3),
+        default_variant="original",
+        variants={
+            "original": Variant(references=(Reference("paper", "GoogLeNet (Table 1)", params=6_998_552),),
+                                note="LRN, conv biases, 5x5 branches"),
+            "torchvision": Variant(
+                kwargs={"variant": "torchvision"},
+                references=(Reference("torchvision", "googlenet", trainable_params=6_624_904, top1=0.69778,
+                                      top5=0.89530, accuracy_source="torchvision IMAGENET1K_V1"),),
+                note="conv-BN-ReLU, 3x3 in the 5x5 branch",
+            ),
+        },  # fmt: skip
+    ),
+)

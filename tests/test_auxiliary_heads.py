@@ -1,0 +1,32 @@
+"""Auxiliary classifiers: extra outputs for training, stripped for inference."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_famous
+from conftest import random_images
+
+
+@pytest.mark.parametrize("variant", ["original", "torchvision"])
+def test_googlenet_aux_heads_train_and_strip(variant):
+    model = keras_famous.GoogLeNet(variant=variant, aux_logits=True, classes=5, input_shape=(224, 224, 3))
+    assert len(model.outputs) == 3
+    images = random_images((224, 224, 3), batch=2)
+    labels = np.array([1, 3])
+    # Sec. 5: the auxiliary losses are added with weight 0.3.
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 3, loss_weights=[1.0, 0.3, 0.3])
+    history = model.fit(images, (labels, labels, labels), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+    inference = keras_famous.without_auxiliary_heads(model)
+    assert len(inference.outputs) == 1
+    assert not any(layer.name.startswith("aux") for layer in inference.layers)
+    main = model.predict(images, verbose=0)[0]
+    np.testing.assert_array_equal(inference.predict(images, verbose=0), main)
+    assert inference.count_params() == keras_famous.GoogLeNet(variant=variant, classes=5).count_params()
+
+
+def test_aux_heads_need_the_top():
+    with pytest.raises(ValueError, match="aux_logits"):
+        keras_famous.GoogLeNet(aux_logits=True, include_top=False)
