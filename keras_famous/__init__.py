@@ -3,6 +3,7 @@
 from .models.alexnet import AlexNet, ZFNet
 from .models.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNetBC
 from .models.googlenet import GoogLeNet
+from .models.nin import NiN
 from .models.inception import InceptionResNetV2, InceptionV3
 from .models.xception import Xception
 from .models.lenet import LeNet5
@@ -33,6 +34,6 @@ __all__ = [
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
     "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet", "SqueezeNet1_0", "SqueezeNet1_1",
-    "GoogLeNet", "without_auxiliary_heads",
+    "GoogLeNet", "NiN", "without_auxiliary_heads",
     "get_model", "list_models", "model_info", "ModelInfo",
 ]  # fmt: skip

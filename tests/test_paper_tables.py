@@ -122,3 +122,19 @@ def test_googlenet_table():
         assert model.get_layer("conv1").output.shape[1:3] == (112, 112)
     assert keras_famous.GoogLeNet().count_params() == 6_998_552
     assert keras_famous.GoogLeNet(aux_logits=True).count_params() == 13_378_280
+
+
+def test_nin_mlpconv_table():
+    """Lin et al. 2013, Sec. 3-4: three mlpconv layers for CIFAR-10, global average pooling, no FC."""
+    model = keras_famous.NiN()
+    assert not any(type(layer).__name__ == "Dense" for layer in model.layers)
+    assert [model.get_layer(f"mlpconv{i}_conv").kernel_size for i in (1, 2, 3)] == [(5, 5), (5, 5), (3, 3)]
+    assert model.get_layer("mlpconv3_cccp2").filters == 10
+    assert _shapes(model, ["mlpconv1_pool", "mlpconv2_pool", "mlpconv3_cccp2"]) == {
+        "mlpconv1_pool": (16, 16, 96), "mlpconv2_pool": (8, 8, 192), "mlpconv3_cccp2": (8, 8, 10),
+    }  # fmt: skip
+    per_block = [sum(model.get_layer(n).count_params() for n in (f"mlpconv{i}_conv", f"mlpconv{i}_cccp1", f"mlpconv{i}_cccp2"))
+                 for i in (1, 2, 3)]  # fmt: skip
+    assert per_block == [60_928, 535_104, 370_954] and sum(per_block) == 966_986
+    imagenet = keras_famous.NiN(variant="imagenet", classes=1000)
+    assert imagenet.count_params() == 7_595_176 and imagenet.output.shape == (None, 1000)

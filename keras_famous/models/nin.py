@@ -1,0 +1,117 @@
+"""Network in Network: Lin, Chen, Yan, "Network In Network" (2013).
+
+Each mlpconv layer (Sec. 3.1) is a convolution followed by two 1x1 convolutions (a two-layer
+perceptron slid over the map), all with ReLU; the last mlpconv outputs one map per class and global
+average pooling replaces the fully connected classifier (Sec. 3.2). The authors' released models:
+
+    variant "cifar" (32x32x3)                     parameters
+    mlpconv1  5x5 192, 1x1 160, 1x1 96            60,928    max pool 3x3/2, dropout 0.5
+    mlpconv2  5x5 192, 1x1 192, 1x1 192           535,104   avg pool 3x3/2, dropout 0.5
+    mlpconv3  3x3 192, 1x1 192, 1x1 classes       370,954   global average pool (CIFAR-10: 966,986)
+
+    variant "imagenet" (224x224x3)
+    mlpconv1  11x11/4 96, 1x1 96, 1x1 96          max pool 3x3/2
+    mlpconv2  5x5 256, 1x1 256, 1x1 256           max pool 3x3/2
+    mlpconv3  3x3 384, 1x1 384, 1x1 384           max pool 3x3/2, dropout 0.5
+    mlpconv4  3x3 1024, 1x1 1024, 1x1 classes     global average pool (1000 classes: 7,595,176)
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from keras import layers
+
+from ..applications import InputContract, build_application, check_variant, make_builder
+from ..spec import ModelSpec, Reference, Variant
+
+
+@dataclass(frozen=True)
+class MlpConv:
+    kernel_size: int
+    widths: Tuple[int, int, int]  # the spatial conv, then the two 1x1 convs (None: the classes)
+    strides: int = 1
+    padding: str = "same"
+    pool: Optional[str] = None  # "max" or "avg" 3x3/2 after the block
+    dropout: float = 0.0
+
+
+TABLES = {
+    "cifar": ((32, 32, 3), (
+        MlpConv(5, (192, 160, 96), pool="max", dropout=0.5),
+        MlpConv(5, (192, 192, 192), pool="avg", dropout=0.5),
+        MlpConv(3, (192, 192, None)),
+    )),
+    "imagenet": ((224, 224, 3), (
+        MlpConv(11, (96, 96, 96), strides=4, padding="valid", pool="max"),
+        MlpConv(5, (256, 256, 256), pool="max"),
+        MlpConv(3, (384, 384, 384), pool="max", dropout=0.5),
+        MlpConv(3, (1024, 1024, None)),
+    )),
+}  # fmt: skip
+
+
+def _mlpconv(x, block, index, widths):
+    name = f"mlpconv{index}"
+    x = layers.Conv2D(widths[0], block.kernel_size, strides=block.strides, padding=block.padding,
+                      activation="relu", name=f"{name}_conv")(x)  # fmt: skip
+    for position, width in enumerate(widths[1:], start=1):
+        x = layers.Conv2D(width, 1, activation="relu", name=f"{name}_cccp{position}")(x)
+    if block.pool:
+        pool = layers.MaxPooling2D if block.pool == "max" else layers.AveragePooling2D
+        x = pool(3, strides=2, padding="same", name=f"{name}_pool")(x)
+    if block.dropout:
+        x = layers.Dropout(block.dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def _build(app_args, variant):
+    check_variant("NiN", variant, tuple(TABLES))
+    default_shape, blocks = TABLES[variant]
+    last = len(blocks)
+
+    def backbone(x):
+        for index, block in enumerate(blocks[:-1], start=1):
+            x = _mlpconv(x, block, index, block.widths)
+        return x
+
+    def tail(x, classes):
+        block = blocks[-1]
+        return _mlpconv(x, block, last, block.widths[:2] + ((classes,) if classes else ()))
+
+    def top(x, classes, classifier_activation):
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(tail(x, classes))
+        return layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+
+    def features(x):  # without the top, the last mlpconv stops before its class maps
+        x = backbone(x)
+        return x if app_args["include_top"] else tail(x, None)
+
+    # ImageNet: the 11x11/4 "valid" conv needs 11 pixels; CIFAR: two 2x pools leave at least 2x2
+    min_size = 8 if variant == "cifar" else 11
+    return build_application(
+        "NiN", contract=InputContract(default_shape, min_size), backbone=features, top=top,
+        weights_key=f"NiN/{variant}", **app_args,
+    )  # fmt: skip
+
+
+NiN = make_builder(
+    "NiN", _build, options={"variant": "cifar"}, default_classes=10, doc=__doc__,
+    options_doc='        variant: "cifar" (32x32, the paper\'s CIFAR-10 model) or "imagenet" (224x224).\n',
+)  # fmt: skip
+
+SPECS = (
+    ModelSpec(
+        name="NiN",
+        builder=NiN,
+        family="nin",
+        paper="Lin, Chen, Yan, Network In Network",
+        year=2013,
+        input_shape=(32, 32, 3),
+        default_variant="cifar",
+        variants={
+            "cifar": Variant(references=(Reference("paper", "NiN CIFAR-10 (authors' model)", params=966_986),)),
+            "imagenet": Variant(kwargs={"variant": "imagenet", "classes": 1000},
+                                references=(Reference("paper", "NiN ImageNet (authors' model)", params=7_595_176),)),
+        },  # fmt: skip
+    ),
+)
