@@ -30,3 +30,17 @@ def test_googlenet_aux_heads_train_and_strip(variant):
 def test_aux_heads_need_the_top():
     with pytest.raises(ValueError, match="aux_logits"):
         keras_famous.GoogLeNet(aux_logits=True, include_top=False)
+
+
+def test_inception_v3_aux_head_trains_and_strips():
+    model = keras_famous.InceptionV3(aux_logits=True, classes=4)
+    assert len(model.outputs) == 2
+    assert model.get_layer("aux_pool").output.shape[1:3] == (5, 5)  # 17x17 -> 5x5 (Fig. 8)
+    images = random_images((299, 299, 3), batch=2)
+    labels = np.array([0, 3])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 2, loss_weights=[1.0, 0.4])
+    assert np.isfinite(model.fit(images, (labels, labels), epochs=1, verbose=0).history["loss"][0])
+    inference = keras_famous.without_auxiliary_heads(model)
+    np.testing.assert_array_equal(inference.predict(images, verbose=0), model.predict(images, verbose=0)[0])
+    # Without the head the graph is keras.applications' again.
+    assert inference.count_params() == keras_famous.InceptionV3(classes=4).count_params()

@@ -145,17 +145,43 @@ V3_MODULES = (
 V3_CONTRACT = InputContract(default_shape=(299, 299, 3), min_size=75)
 
 
-def _v3_backbone(x):
-    x = branch_output(x, V3_STEM)
-    for name, branches in V3_MODULES:
-        x = module(x, branches, name)
-    return x
+def _v3_backbone(taps):
+    def backbone(x):
+        x = branch_output(x, V3_STEM)
+        for name, branches in V3_MODULES:
+            x = module(x, branches, name)
+            taps[name] = x
+        return x
+
+    return backbone
 
 
-def _build_v3(app_args, variant):
+V3_AUX_TAP = "mixed7"  # the last 17x17 module (Sec. 4, Fig. 8)
+
+
+def v3_auxiliary_head(x, classes, classifier_activation):
+    """Fig. 8 with BN (Sec. 7, "BN-auxiliary"): 5x5/3 average pool, 1x1 conv 128, 5x5 conv 768, fc."""
+    x = layers.AveragePooling2D(5, strides=3, name="aux_pool")(x)
+    for filters, size, name in ((128, 1, "aux_conv0"), (768, 5, "aux_conv1")):
+        x = layers.Conv2D(filters, size, use_bias=False, name=name)(x)
+        x = layers.BatchNormalization(axis=-1, scale=False, name=f"{name}_bn")(x)
+        x = layers.Activation("relu", name=f"{name}_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="aux_avg_pool")(x)
+    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="aux_predictions")(x)
+
+
+def _build_v3(app_args, variant, aux_logits):
     check_variant("InceptionV3", variant, ("keras",))
+    if aux_logits and not app_args["include_top"]:
+        raise ValueError("`aux_logits=True` needs `include_top=True` (the auxiliary head is a classifier).")
+    taps = {}
+
+    def top(x, classes, classifier_activation):
+        main = average_pool_top(x, classes, classifier_activation)
+        return [main, v3_auxiliary_head(taps[V3_AUX_TAP], classes, classifier_activation)] if aux_logits else main
+
     return build_application(
-        "InceptionV3", contract=V3_CONTRACT, backbone=_v3_backbone, top=average_pool_top,
+        "InceptionV3", contract=V3_CONTRACT, backbone=_v3_backbone(taps), top=top,
         weights_key=f"InceptionV3/{variant}", **app_args,
     )  # fmt: skip
 
@@ -163,9 +189,11 @@ def _build_v3(app_args, variant):
 InceptionV3 = make_builder(
     "InceptionV3",
     _build_v3,
-    options={"variant": "keras"},
+    options={"variant": "keras", "aux_logits": False},
     doc=__doc__,
-    options_doc="        variant: \"keras\" (keras.applications' layout).\n",
+    options_doc="        variant: \"keras\" (keras.applications' layout).\n"
+    "        aux_logits: add the auxiliary classifier on mixed7 as a second output (training only;\n"
+    "            `keras_famous.without_auxiliary_heads(model)` removes it).\n",
 )
 
 # --- Inception-ResNet-v2 ------------------------------------------------------------------------
