@@ -174,11 +174,6 @@ def build_application(
     return weights_lib.load_into(model, weights, weights_key or model_name)
 
 
-APPLICATION_ARGS = (
-    "include_top", "weights", "input_tensor", "input_shape", "pooling", "classes", "classifier_activation", "name",
-)  # fmt: skip
-
-
 def make_builder(model_name, build, *, options, doc, options_doc="", default_classes=1000):
     """The public builder of one model: the keras.applications arguments plus keyword family `options`
     ({option: default}, documented by `options_doc`, Args lines). `build(app_args, **options)` returns the model; `app_args` holds the
@@ -211,6 +206,13 @@ def make_builder(model_name, build, *, options, doc, options_doc="", default_cla
     builder.__name__ = builder.__qualname__ = model_name
     builder.__doc__ = f"Instantiates {model_name}.\n{doc}{BUILDER_ARGS_DOC}{options_doc}"
     return builder
+
+
+def check_aux_logits(model_name, aux_logits, include_top):
+    if aux_logits and not include_top:
+        raise ValueError(
+            f"`aux_logits=True` needs `include_top=True` for {model_name} (the auxiliary heads are classifiers)."
+        )
 
 
 def check_variant(model_name, variant, variants):

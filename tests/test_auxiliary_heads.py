@@ -44,3 +44,8 @@ def test_inception_v3_aux_head_trains_and_strips():
     np.testing.assert_array_equal(inference.predict(images, verbose=0), model.predict(images, verbose=0)[0])
     # Without the head the graph is keras.applications' again.
     assert inference.count_params() == keras_famous.InceptionV3(classes=4).count_params()
+
+
+def test_inception_v3_aux_head_needs_the_top():
+    with pytest.raises(ValueError, match="aux_logits"):
+        keras_famous.InceptionV3(aux_logits=True, include_top=False)

@@ -30,7 +30,8 @@ trainable parameters without the auxiliary heads).
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
+from ..applications import InputContract, build_application, check_aux_logits, check_variant, make_builder
+from ..blocks import classifier
 from ..layers import LocalResponseNormalization
 from ..spec import ModelSpec, Reference, Variant
 
@@ -100,19 +101,18 @@ def auxiliary_head(x, classes, classifier_activation, variant, name):
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(0.7, name=f"{name}_dropout")(x)
-    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name=f"{name}_predictions")(x)
+    return classifier(x, classes, classifier_activation, name=f"{name}_predictions")
 
 
 def _build(app_args, variant, aux_logits):
     check_variant("GoogLeNet", variant, VARIANTS)
-    if aux_logits and not app_args["include_top"]:
-        raise ValueError("`aux_logits=True` needs `include_top=True` (the auxiliary heads are classifiers).")
+    check_aux_logits("GoogLeNet", aux_logits, app_args["include_top"])
     taps = {}
 
     def top(x, classes, classifier_activation):
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = layers.Dropout(0.4 if variant == "original" else 0.2, name="dropout")(x)
-        main = layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
+        main = classifier(x, classes, classifier_activation)
         if not aux_logits:
             return main
         heads = [auxiliary_head(taps[t], classes, classifier_activation, variant, f"aux{i}") for i, t in enumerate(AUX_TAPS, 1)]

@@ -33,8 +33,8 @@ from typing import Tuple
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
-from ..blocks import average_pool_top
+from ..applications import InputContract, build_application, check_aux_logits, check_variant, make_builder
+from ..blocks import average_pool_top, classifier
 from ..layers import ScaledResidual
 from ..spec import ModelSpec, Reference, Variant
 
@@ -167,13 +167,12 @@ def v3_auxiliary_head(x, classes, classifier_activation):
         x = layers.BatchNormalization(axis=-1, scale=False, name=f"{name}_bn")(x)
         x = layers.Activation("relu", name=f"{name}_relu")(x)
     x = layers.GlobalAveragePooling2D(name="aux_avg_pool")(x)
-    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="aux_predictions")(x)
+    return classifier(x, classes, classifier_activation, name="aux_predictions")
 
 
 def _build_v3(app_args, variant, aux_logits):
     check_variant("InceptionV3", variant, ("keras",))
-    if aux_logits and not app_args["include_top"]:
-        raise ValueError("`aux_logits=True` needs `include_top=True` (the auxiliary head is a classifier).")
+    check_aux_logits("InceptionV3", aux_logits, app_args["include_top"])
     taps = {}
 
     def top(x, classes, classifier_activation):

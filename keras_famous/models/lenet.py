@@ -25,6 +25,7 @@ import numpy as np
 from keras import layers
 
 from ..applications import InputContract, build_application, check_variant, make_builder
+from ..blocks import classifier
 from ..layers import EuclideanRBF, PartialConv2D, TrainableSubsampling, lecun_tanh
 from ..spec import ModelSpec, Reference, Variant
 
@@ -102,7 +103,7 @@ def _top(variant):
                 rbf_prototypes(classes), activation=classifier_activation, dtype="float32", name="predictions"
             )(x)
         x = layers.Dense(F6_UNITS, activation="relu", name="f6")(x)
-        return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
+        return classifier(x, classes, classifier_activation)
 
     return top
 
