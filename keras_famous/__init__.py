@@ -4,7 +4,7 @@ from .models.alexnet import AlexNet, ZFNet
 from .models.densenet import DenseNet, DenseNet121, DenseNet169, DenseNet201, DenseNetBC
 from .models.googlenet import GoogLeNet
 from .models.nin import NiN
-from .models.inception import InceptionResNetV2, InceptionV3
+from .models.inception import InceptionResNetV2, InceptionV3, InceptionV4
 from .models.xception import Xception
 from .models.lenet import LeNet5
 from .models.squeezenet import SqueezeNet1_0, SqueezeNet1_1
@@ -32,7 +32,7 @@ __all__ = [
     "LeNet5", "AlexNet", "ZFNet", "VGG11", "VGG13", "VGG16", "VGG19",
     "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152",
     "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNeXt50", "ResNeXt101",
-    "WideResNet50_2", "WideResNet101_2", "InceptionV3", "Xception", "InceptionResNetV2",
+    "WideResNet50_2", "WideResNet101_2", "InceptionV3", "InceptionV4", "Xception", "InceptionResNetV2",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet", "SqueezeNet1_0", "SqueezeNet1_1",
     "GoogLeNet", "NiN", "without_auxiliary_heads",
     "get_model", "list_models", "model_info", "ModelInfo",

@@ -215,6 +215,17 @@ def check_aux_logits(model_name, aux_logits, include_top):
         )
 
 
+def check_aux_input(model_name, tapped, min_grid, min_input):
+    """An auxiliary head pools its tap with a fixed window: the tapped grid must be large enough."""
+    grid = tuple(tapped.shape[1:3])
+    if any(size is not None and size < min_grid for size in grid):
+        raise ValueError(
+            f"{model_name}(aux_logits=True) needs an `input_shape` of at least {min_input}x{min_input}: its "
+            f"auxiliary head reads a grid of at least {min_grid}x{min_grid}, this input gives {grid[0]}x{grid[1]}. "
+            "Use a larger input or `aux_logits=False`."
+        )
+
+
 def check_variant(model_name, variant, variants):
     if variant not in variants:
         raise ValueError(f"Unknown `variant` {variant!r} for {model_name}; choose one of {tuple(variants)}.")

@@ -65,9 +65,11 @@ def global_pool(x, pooling):
     return x
 
 
-def average_pool_top(x, classes, activation):
-    """Global average pooling then the classifier (ResNet, ResNeXt, DenseNet ...)."""
+def average_pool_top(x, classes, activation, dropout=0.0):
+    """Global average pooling, optional dropout, then the classifier (ResNet, DenseNet, GoogLeNet ...)."""
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
     return classifier(x, classes, activation)
 
 

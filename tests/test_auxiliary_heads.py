@@ -49,3 +49,13 @@ def test_inception_v3_aux_head_trains_and_strips():
 def test_inception_v3_aux_head_needs_the_top():
     with pytest.raises(ValueError, match="aux_logits"):
         keras_famous.InceptionV3(aux_logits=True, include_top=False)
+
+
+@pytest.mark.parametrize("builder,too_small,smallest", [("GoogLeNet", 64, 65), ("InceptionV3", 298, 299)])
+def test_aux_heads_name_their_minimum_input(builder, too_small, smallest):
+    build = getattr(keras_famous, builder)
+    with pytest.raises(ValueError, match=f"`input_shape` of at least {smallest}x{smallest}"):
+        build(aux_logits=True, input_shape=(too_small, too_small, 3), classes=3)
+    model = build(aux_logits=True, input_shape=(smallest, smallest, 3), classes=3)
+    outputs = model.predict(random_images((smallest, smallest, 3), batch=1), verbose=0)
+    assert all(output.shape == (1, 3) for output in outputs)

@@ -138,3 +138,26 @@ def test_nin_mlpconv_table():
     assert per_block == [60_928, 535_104, 370_954] and sum(per_block) == 966_986
     imagenet = keras_famous.NiN(variant="imagenet", classes=1000)
     assert imagenet.count_params() == 7_595_176 and imagenet.output.shape == (None, 1000)
+
+
+def test_inception_v3_grid_sizes():
+    """Szegedy et al. 2015, Table 1: 35x35x288 -> 17x17x768 -> 8x8x2048, in both layouts."""
+    expected = {
+        "mixed0": (35, 35, 256), "mixed2": (35, 35, 288), "mixed3": (17, 17, 768), "mixed7": (17, 17, 768),
+        "mixed8": (8, 8, 1280), "mixed10": (8, 8, 2048),
+    }  # fmt: skip
+    for variant in ("keras", "torchvision"):
+        assert _shapes(keras_famous.InceptionV3(variant=variant), list(expected)) == expected
+
+
+def test_inception_v4_grid_sizes():
+    """Szegedy et al. 2016, Fig. 3 and 9: stem 73x73x160, 71x71x192, 35x35x384; 17x17x1024; 8x8x1536."""
+    expected = {
+        "mixed_3a": (73, 73, 160), "mixed_4a": (71, 71, 192), "mixed_5a": (35, 35, 384), "mixed_5e": (35, 35, 384),
+        "mixed_6a": (17, 17, 1024), "mixed_6h": (17, 17, 1024), "mixed_7a": (8, 8, 1536), "mixed_7d": (8, 8, 1536),
+    }  # fmt: skip
+    model = keras_famous.InceptionV4()
+    assert _shapes(model, list(expected)) == expected
+    modules = [layer.name for layer in model.layers if layer.name.startswith("mixed_") and layer.name.count("_") == 1]
+    assert len([m for m in modules if m[-2] == "5"]) == 5 and len([m for m in modules if m[-2] == "6"]) == 8
+    assert len([m for m in modules if m[-2] == "7"]) == 4  # reductions 6a, 7a + 4 A, 7 B, 3 C modules

@@ -72,7 +72,7 @@ def test_list_models_is_the_catalog():
         "LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "VGG13", "VGG16", "VGG19", "GoogLeNet",
         "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
         "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
-        "InceptionV3", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC",
+        "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC",
         "SqueezeNet1_0", "SqueezeNet1_1",
     ]  # fmt: skip
 

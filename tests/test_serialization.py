@@ -24,7 +24,8 @@ def _params():
 @pytest.mark.parametrize("name,variant", _params())
 def test_keras_round_trip_safe_mode(name, variant, tmp_path):
     default_shape = registry.get_spec(name).input_shape
-    shape = (96, 96, default_shape[-1]) if default_shape[0] > 96 else default_shape
+    has_aux = registry.get_spec(name).variants[variant].kwargs.get("aux_logits", False)  # needs its full size
+    shape = (96, 96, default_shape[-1]) if default_shape[0] > 96 and not has_aux else default_shape
     model = registry.build_variant(name, variant, input_shape=shape)
     images = random_images(model.input_shape[1:], batch=1)
     expected = model.predict(images, verbose=0)
@@ -32,5 +33,5 @@ def test_keras_round_trip_safe_mode(name, variant, tmp_path):
     model.save(path)
     keras.backend.clear_session()
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(reloaded.predict(images, verbose=0), expected)
+    np.testing.assert_equal(reloaded.predict(images, verbose=0), expected)
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]

@@ -34,6 +34,8 @@ def reference_model(ref):
         return timm.create_model(ref.model, pretrained=False)
     if ref.model == "googlenet":  # the inference layout: no auxiliary heads, no input transform
         return torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)
+    if ref.model == "inception_v3":  # with the auxiliary head its checkpoint holds, no input transform
+        return torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=True)
     return getattr(torchvision.models, ref.model)(weights=None)
 
 
@@ -53,7 +55,7 @@ def test_every_torch_reference_is_covered():
         "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d",
         "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet169", "densenet201",
-        "squeezenet1_0", "squeezenet1_1", "googlenet",
+        "squeezenet1_0", "squeezenet1_1", "googlenet", "inception_v3", "inception_v4",
     }  # fmt: skip
 
 
@@ -85,9 +87,18 @@ def test_logits_match_reference(name, variant, ref):
 
     size = ours.input_shape[1]
     images = random_images((size, size, 3))
+    taps = {}
+    if ref.model == "inception_v3":  # eval mode skips AuxLogits: run it on the tapped Mixed_6e output
+        reference.Mixed_6e.register_forward_hook(lambda module, inputs, output: taps.update(mixed_6e=output))
     with torch.no_grad():
-        expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-4)
+        expected = [reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()]
+        if taps:
+            expected.append(reference.AuxLogits(taps["mixed_6e"]).numpy())
+    outputs = ours.predict(images, verbose=0)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    assert len(outputs) == len(expected)
+    for actual, wanted in zip(outputs, expected):
+        assert_close_to_magnitude(actual, wanted, 1e-4)
 
 
 def test_wrong_checkpoint_is_refused_and_model_untouched():

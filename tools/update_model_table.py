@@ -1,7 +1,8 @@
 """Rebuilds every model variant and stores its measured metadata in keras_famous/model_table.json.
 
-Run after changing a network: `python tools/update_model_table.py`. tests/test_registry.py fails
-when the stored table and the graphs disagree.
+Run after changing a network: `python tools/update_model_table.py [NAME ...]` (names given: only those
+models are rebuilt, the others keep their stored rows). tests/test_registry.py fails when the stored
+table and the graphs disagree.
 """
 
 import json
@@ -16,10 +17,15 @@ import keras  # noqa: E402
 from keras_famous import registry  # noqa: E402
 
 
-def main():
+def main(names):
+    stored = registry.load_table() if names else {}
+    names = {registry.get_spec(name).name for name in names}
     table = {}
     for name in registry.list_models():
         spec = registry.get_spec(name)
+        if names and name not in names and name in stored:
+            table[name] = stored[name]
+            continue
         table[name] = {}
         for variant in spec.variants:
             keras.backend.clear_session()
@@ -35,4 +41,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from ..models import squeezenet, vgg
+from ..models import inception, squeezenet, vgg
 from . import layout
 
 RESNET_RULES = (
@@ -70,7 +70,8 @@ GOOGLENET_RULES = (
 VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
 TOP_LAYERS = frozenset(
     {"predictions", "fc1", "fc2", "fc6", "fc7", "conv10", "aux1_conv", "aux1_conv_bn", "aux1_fc", "aux1_predictions",
-     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions"}
+     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions",
+     "aux_conv0", "aux_conv0_bn", "aux_conv1", "aux_conv1_bn", "aux_predictions"}
 )  # fmt: skip
 
 
@@ -102,6 +103,35 @@ def squeezenet_rules(version):
     return tuple(rules) + ((r"classifier\.1", "conv10"),)
 
 
+def _conv_bn_rules(module_path, prefix, ops):
+    """conv and bn of every named convolution in `ops`: "{module_path}.{op.name}.conv" -> our layer."""
+    rules = []
+    for op in inception.convs(ops):
+        keras_layer = inception.layer_name(prefix, op)
+        path = re.escape(f"{module_path}{op.name}")
+        rules += [(rf"{path}\.conv", keras_layer), (rf"{path}\.bn", f"{keras_layer}_bn")]
+    return rules
+
+
+def inception_v3_rules():
+    """torchvision's Inception3: stem BasicConv2ds, Mixed_5b..Mixed_7c, AuxLogits, fc."""
+    rules = _conv_bn_rules("", "", inception.V3_STEM)
+    for name, torchvision_name, branches in inception.V3_MODULES:
+        rules += _conv_bn_rules(f"{torchvision_name}.", f"{name}_", branches)
+    rules += _conv_bn_rules("AuxLogits.", "aux_", inception.V3_AUX_CONVS)
+    return tuple(rules) + ((r"AuxLogits\.fc", "aux_predictions"), (r"fc", "predictions"))
+
+
+def inception_v4_rules():
+    """timm's inception_v4: `features.0..2` the stem convolutions, then one index per module."""
+    rules = []
+    for index, op in enumerate(inception.V4_STEM):
+        rules += [(rf"features\.{index}\.conv", op.name), (rf"features\.{index}\.bn", f"{op.name}_bn")]
+    for index, (name, branches) in enumerate(inception.V4_MODULES, start=len(inception.V4_STEM)):
+        rules += _conv_bn_rules(f"features.{index}.", f"{name}_", branches)
+    return tuple(rules) + ((r"last_linear", "predictions"),)
+
+
 def rules_for(model_name, variant):
     """The name map of a registry model and variant."""
     if model_name.startswith(("ResNet", "ResNeXt", "WideResNet")):
@@ -110,6 +140,10 @@ def rules_for(model_name, variant):
         return ALEXNET_RULES
     if model_name == "GoogLeNet" and variant == "torchvision":
         return GOOGLENET_RULES
+    if model_name == "InceptionV3" and variant == "torchvision":
+        return inception_v3_rules()
+    if model_name == "InceptionV4":
+        return inception_v4_rules()
     if model_name.startswith("SqueezeNet"):
         return squeezenet_rules(model_name[len("SqueezeNet"):])
     if model_name.startswith("DenseNet"):

@@ -30,8 +30,10 @@ trainable parameters without the auxiliary heads).
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_aux_logits, check_variant, make_builder
-from ..blocks import classifier
+from ..applications import (
+    InputContract, build_application, check_aux_input, check_aux_logits, check_variant, make_builder,
+)  # fmt: skip
+from ..blocks import average_pool_top, classifier
 from ..layers import LocalResponseNormalization
 from ..spec import ModelSpec, Reference, Variant
 
@@ -110,11 +112,11 @@ def _build(app_args, variant, aux_logits):
     taps = {}
 
     def top(x, classes, classifier_activation):
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dropout(0.4 if variant == "original" else 0.2, name="dropout")(x)
-        main = classifier(x, classes, classifier_activation)
+        main = average_pool_top(x, classes, classifier_activation, dropout=0.4 if variant == "original" else 0.2)
         if not aux_logits:
             return main
+        for tap in AUX_TAPS:
+            check_aux_input("GoogLeNet", taps[tap], min_grid=5, min_input=65)  # the 5x5/3 average pool
         heads = [auxiliary_head(taps[t], classes, classifier_activation, variant, f"aux{i}") for i, t in enumerate(AUX_TAPS, 1)]
         return [main, *heads]
 
