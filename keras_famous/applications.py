@@ -51,7 +51,7 @@ def _is_pretrained(weights):
     return weights is not None
 
 
-def check_arguments(model_name, *, include_top, weights, pooling, classes, classifier_activation):
+def check_arguments(model_name, *, include_top, weights, pooling, classes, classifier_activation, weights_key=None):
     if not isinstance(include_top, bool):
         raise ValueError(f"`include_top` must be True or False for {model_name}; received include_top={include_top!r}.")
     if pooling not in POOLING_CHOICES:
@@ -72,7 +72,7 @@ def check_arguments(model_name, *, include_top, weights, pooling, classes, class
                 f"With pre-trained weights, `classifier_activation` must be None or 'softmax' for {model_name}; "
                 f"received classifier_activation={classifier_activation!r}."
             )
-    weights_lib.check_weights_argument(model_name, weights)
+    weights_lib.check_weights_argument(model_name, weights, weights_key)
 
 
 def _check_spatial(model_name, shape, contract, what):
@@ -164,6 +164,7 @@ def build_application(
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
+        weights_key=weights_key,
     )
     image_input, inputs = make_input(
         model_name, input_tensor, input_shape, contract, include_top=include_top, weights=weights

@@ -4,6 +4,7 @@ depth, and keras.applications' random weights copied into ours give the same out
 import keras
 import numpy as np
 import pytest
+import tf_keras
 
 from keras_famous import analysis, registry
 from conftest import assert_close_to_magnitude, random_images
@@ -34,28 +35,43 @@ def _weighted_layers(model):
 
 
 @pytest.mark.parametrize("name,variant,keras_name", _params(KERAS_MODELS))
-def test_same_graph_weights_and_outputs(name, variant, keras_name):
-    reference = getattr(keras.applications, keras_name)(weights=None)
+def test_same_graph_weights_and_outputs(name, variant, keras_name, tmp_path):
+    """keras.applications' file format: tf_keras writes its application's random weights as a legacy .h5,
+    which loads into ours by layer name through `weights=`."""
+    tf_keras.backend.clear_session()
+    reference = getattr(tf_keras.applications, keras_name)(weights=None)
     # Non-trivial BN statistics, so that a swapped mean/variance would show.
     rng = np.random.default_rng(1)
     reference.set_weights(
-        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path else w.numpy() for w in reference.weights]
+        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
     )
     images = random_images(reference.input_shape[1:])
     expected = reference.predict(images, verbose=0)
-    ref_layers, ref_weights = _weighted_layers(reference), reference.get_weights()
-    ref_stats = (
-        analysis.topological_depth(reference), analysis.weighted_depth(reference), analysis.parameter_counts(reference)
-    )  # fmt: skip
+    path = str(tmp_path / f"{keras_name}.h5")
+    reference.save_weights(path)
+    ref_layers = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in reference.layers if layer.weights]
     del reference
-    keras.backend.clear_session()  # Keras' automatic layer names restart, as in a fresh process
+    tf_keras.backend.clear_session()
 
-    ours = registry.build_variant(name, variant)
-    assert _weighted_layers(ours) == ref_layers
-    assert [tuple(w.shape) for w in ours.weights] == [w.shape for w in ref_weights]
-    assert (analysis.topological_depth(ours), analysis.weighted_depth(ours), analysis.parameter_counts(ours)) == ref_stats
-    ours.set_weights(ref_weights)
+    ours = registry.build_variant(name, variant, weights=path)
+    assert _weighted_layers(ours) == ref_layers  # same names, same weights in the same order
     assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+
+
+def test_graph_statistics_equal_keras_applications():
+    """Topological depth, weighted depth and counts of our graph equal keras.applications' (Keras 3)."""
+    for name, variant, keras_name in KERAS_MODELS:
+        if name in SLOW:
+            continue
+        keras.backend.clear_session()
+        reference = getattr(keras.applications, keras_name)(weights=None)
+        ref_stats = (
+            analysis.topological_depth(reference), analysis.weighted_depth(reference), analysis.parameter_counts(reference)
+        )  # fmt: skip
+        info = registry.model_info(name, variant)
+        assert (info.depth, info.weighted_depth, (info.params, info.trainable_params, info.non_trainable_params)) == (
+            ref_stats[0], ref_stats[1], ref_stats[2]
+        ), name
 
 
 def test_keras_published_depths():

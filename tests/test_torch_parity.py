@@ -3,6 +3,7 @@ registry's, and a random-initialised reference mapped into ours gives the same l
 
 import numpy as np
 import pytest
+import safetensors.numpy
 import timm
 import torch
 import torchvision
@@ -74,16 +75,17 @@ def test_torchvision_published_accuracy_and_macs():
 
 
 @pytest.mark.parametrize("name,variant,ref", _params(TORCH_MODELS))
-def test_logits_match_reference(name, variant, ref):
+def test_logits_match_reference(name, variant, ref, tmp_path):
     reference = reference_model(ref)
     assert sum(p.numel() for p in reference.parameters()) == ref.trainable_params
     randomize_batch_norm(reference)
     reference.eval()
 
-    ours = registry.build_variant(name, variant, classifier_activation=None)
+    # The reference's own checkpoint format, loaded through `weights=`: the converter users run.
+    path = tmp_path / f"{ref.model}.safetensors"
+    safetensors.numpy.save_file({k: v.detach().numpy() for k, v in reference.state_dict().items()}, str(path))
+    ours = registry.build_variant(name, variant, classifier_activation=None, weights=str(path))
     assert sum(int(np.prod(w.shape)) for w in ours.trainable_weights) == ref.trainable_params
-    state = {key: value.detach().numpy() for key, value in reference.state_dict().items()}
-    tv_convert.load_state_dict(ours, state, tv_convert.rules_for(name, variant))
 
     size = ours.input_shape[1]
     images = random_images((size, size, 3))

@@ -1,4 +1,4 @@
-"""torchvision (and timm ResNet-style) state dicts -> keras_famous models.
+"""torchvision state dicts -> keras_famous models (timm's reuse these maps where its names are torchvision's).
 
 Name maps are data: (regular expression on the PyTorch module path, Keras layer name template).
 A template field `{name+1}` adds 1 to the captured integer (PyTorch counts from 0, Keras' names
@@ -11,6 +11,7 @@ import numpy as np
 
 from ..models import inception, squeezenet, vgg
 from . import layout
+from .assign import assign
 
 RESNET_RULES = (
     (r"conv1", "conv1_conv"),
@@ -68,11 +69,6 @@ GOOGLENET_RULES = (
 )  # fmt: skip
 
 VGG_CLASSIFIER_RULES = ((r"classifier\.0", "fc1"), (r"classifier\.3", "fc2"), (r"classifier\.6", "predictions"))
-TOP_LAYERS = frozenset(
-    {"predictions", "fc1", "fc2", "fc6", "fc7", "conv10", "aux1_conv", "aux1_conv_bn", "aux1_fc", "aux1_predictions",
-     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions",
-     "aux_conv0", "aux_conv0_bn", "aux_conv1", "aux_conv1_bn", "aux_predictions"}
-)  # fmt: skip
 
 
 def vgg_rules(depth, batch_norm):
@@ -103,7 +99,7 @@ def squeezenet_rules(version):
     return tuple(rules) + ((r"classifier\.1", "conv10"),)
 
 
-def _conv_bn_rules(module_path, prefix, ops):
+def conv_bn_rules(module_path, prefix, ops):
     """conv and bn of every named convolution in `ops`: "{module_path}.{op.name}.conv" -> our layer."""
     rules = []
     for op in inception.convs(ops):
@@ -115,21 +111,11 @@ def _conv_bn_rules(module_path, prefix, ops):
 
 def inception_v3_rules():
     """torchvision's Inception3: stem BasicConv2ds, Mixed_5b..Mixed_7c, AuxLogits, fc."""
-    rules = _conv_bn_rules("", "", inception.V3_STEM)
+    rules = conv_bn_rules("", "", inception.V3_STEM)
     for name, torchvision_name, branches in inception.V3_MODULES:
-        rules += _conv_bn_rules(f"{torchvision_name}.", f"{name}_", branches)
-    rules += _conv_bn_rules("AuxLogits.", "aux_", inception.V3_AUX_CONVS)
+        rules += conv_bn_rules(f"{torchvision_name}.", f"{name}_", branches)
+    rules += conv_bn_rules("AuxLogits.", "aux_", inception.V3_AUX_CONVS)
     return tuple(rules) + ((r"AuxLogits\.fc", "aux_predictions"), (r"fc", "predictions"))
-
-
-def inception_v4_rules():
-    """timm's inception_v4: `features.0..2` the stem convolutions, then one index per module."""
-    rules = []
-    for index, op in enumerate(inception.V4_STEM):
-        rules += [(rf"features\.{index}\.conv", op.name), (rf"features\.{index}\.bn", f"{op.name}_bn")]
-    for index, (name, branches) in enumerate(inception.V4_MODULES, start=len(inception.V4_STEM)):
-        rules += _conv_bn_rules(f"features.{index}.", f"{name}_", branches)
-    return tuple(rules) + ((r"last_linear", "predictions"),)
 
 
 def rules_for(model_name, variant):
@@ -142,8 +128,6 @@ def rules_for(model_name, variant):
         return GOOGLENET_RULES
     if model_name == "InceptionV3" and variant == "torchvision":
         return inception_v3_rules()
-    if model_name == "InceptionV4":
-        return inception_v4_rules()
     if model_name.startswith("SqueezeNet"):
         return squeezenet_rules(model_name[len("SqueezeNet"):])
     if model_name.startswith("DenseNet"):
@@ -180,40 +164,30 @@ def group_by_module(state_dict):
     return modules
 
 
-def load_state_dict(model, state_dict, rules):
-    """Copies a PyTorch state dict (numpy arrays or tensors converted by the caller) into `model`.
+def named_arrays(model, state_dict, rules):
+    """({keras layer name: arrays}, problems) of a PyTorch state dict, through the name map `rules`.
 
-    Every mapped tensor is checked before any is assigned, so on error the model is unchanged.
-    Classifier tensors are skipped when the model was built with `include_top=False`.
+    Modules mapping to a layer this model lacks are passed on by name, so `assign` can skip a
+    classifier the model was built without and report anything else.
     """
-    layer_names = {layer.name for layer in model.layers}
-    assignments, problems = [], []
+    layers_by_name = {layer.name: layer for layer in model.layers}
+    named, problems = {}, []
     for module_path, params in group_by_module(state_dict).items():
         name = keras_name(module_path, rules)
         if name is None:
             problems.append(f"no Keras layer for PyTorch module {module_path!r}")
-            continue
-        if name not in layer_names:
-            if name in TOP_LAYERS:
-                continue
-            problems.append(f"PyTorch module {module_path!r} maps to {name!r}, which this model does not have")
-            continue
-        layer = model.get_layer(name)
-        arrays = layout.keras_weights(layer, params)
-        expected = [tuple(w.shape) for w in layer.weights]
-        found = [tuple(a.shape) for a in arrays]
-        if expected != found:
-            problems.append(f"layer {name!r} expects shapes {expected}, the checkpoint gives {found} ({module_path})")
-            continue
-        assignments.append((layer, arrays))
-    loaded = {layer.name for layer, _ in assignments}
-    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in loaded]
-    if missing:
-        problems.append(f"no checkpoint tensors for layers {missing[:5]}{'...' if len(missing) > 5 else ''}")
-    if problems:
-        raise ValueError(
-            "The checkpoint does not match this model (wrong model, variant or `classes`?): " + "; ".join(problems[:5])
-        )
-    for layer, arrays in assignments:
-        layer.set_weights(arrays)
-    return model
+        elif name not in layers_by_name:
+            named[name] = list(params.values())
+        else:
+            try:
+                named[name] = layout.keras_weights(layers_by_name[name], params)
+            except (KeyError, ValueError) as error:
+                problems.append(f"PyTorch module {module_path!r} does not fit layer {name!r}: {error}")
+    return named, problems
+
+
+def load_state_dict(model, state_dict, rules, source="The checkpoint"):
+    """Copies a PyTorch state dict (numpy arrays) into `model`; on any mismatch raises and leaves it unchanged.
+    Classifier tensors are skipped when the model was built with `include_top=False`."""
+    named, problems = named_arrays(model, state_dict, rules)
+    return assign(model, named, source, problems)

@@ -1,0 +1,53 @@
+"""All-or-nothing assignment of named weight arrays to a model: the one place every format ends.
+
+Every converter produces `{keras layer name: [arrays in layer.weights order]}`; `assign` checks the
+whole mapping against the model before it sets anything, so on error the model is unchanged.
+"""
+
+# Layers of the classifier tops: a file may hold them when the model was built with include_top=False.
+TOP_LAYERS = frozenset(
+    {"predictions", "fc1", "fc2", "fc6", "fc7", "conv10", "aux1_conv", "aux1_conv_bn", "aux1_fc", "aux1_predictions",
+     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions",
+     "aux_conv0", "aux_conv0_bn", "aux_conv1", "aux_conv1_bn", "aux_predictions"}
+)  # fmt: skip
+
+
+def _summary(items):
+    items = list(items)
+    return f"{items[:5]}{' ...' if len(items) > 5 else ''}"
+
+
+def assign(model, named_arrays, source, problems=()):
+    """Sets `named_arrays` into `model` by layer name; raises ValueError naming what does not fit.
+
+    `source` names the file for messages; `problems` are earlier conversion problems to report too.
+    """
+    problems = list(problems)
+    layers_by_name = {layer.name: layer for layer in model.layers}
+    assignments, skipped_top = [], []
+    for name, arrays in named_arrays.items():
+        layer = layers_by_name.get(name)
+        if layer is None:
+            if name in TOP_LAYERS:
+                skipped_top.append(name)
+            else:
+                problems.append(f"the file has weights for layer {name!r}, which this model does not have")
+            continue
+        expected = [tuple(w.shape) for w in layer.weights]
+        found = [tuple(a.shape) for a in arrays]
+        if expected != found:
+            problems.append(f"layer {name!r} expects shapes {expected}, the file gives {found}")
+            continue
+        assignments.append((layer, arrays))
+    loaded = {layer.name for layer, _ in assignments} | {name for name in named_arrays if name not in layers_by_name}
+    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in loaded]
+    if missing:
+        problems.append(f"the file has no weights for layers {_summary(missing)}")
+    if problems:
+        raise ValueError(
+            f"{source} does not match this model {model.name!r} (wrong model, variant, `classes` or "
+            f"`include_top`?): " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
+        )
+    for layer, arrays in assignments:
+        layer.set_weights(arrays)
+    return model

@@ -1,0 +1,226 @@
+"""weights="imagenet" through the manifest and the cache, and weights="path" in every format, on files
+the tests make in the sources' own formats (no internet): the real download path, hash checks,
+atomic cache entries, all-or-nothing loading and the errors users see."""
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+import safetensors.numpy
+import torch
+import torchvision
+
+import keras_famous
+from keras_famous import convert, weights
+from conftest import assert_close_to_magnitude, random_images
+
+SIZE = (64, 64, 3)
+
+
+def _reference_resnet18():
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    generator = torch.Generator().manual_seed(0)
+    for module in reference.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+                module.running_mean.copy_(torch.rand(module.running_mean.shape, generator=generator) - 0.5)
+    return reference
+
+
+def _logits(reference, images):
+    with torch.no_grad():
+        return reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+
+
+@pytest.fixture(scope="module")
+def resnet18_files(tmp_path_factory):
+    """A random torchvision ResNet18 saved as .pth and .safetensors, and its logits on fixed images."""
+    directory = tmp_path_factory.mktemp("resnet18")
+    reference = _reference_resnet18()
+    state = reference.state_dict()
+    torch.save(state, directory / "resnet18.pth")
+    safetensors.numpy.save_file({k: v.numpy() for k, v in state.items()}, str(directory / "resnet18.safetensors"))
+    images = random_images((224, 224, 3))
+    logits = _logits(reference, images)
+    reference.fc = torch.nn.Identity()
+    features = _logits(reference, random_images(SIZE))
+    return directory, images, logits, features
+
+
+@pytest.mark.parametrize("suffix", ["pth", "safetensors"])
+def test_torch_checkpoints_load_by_path(resnet18_files, suffix):
+    directory, images, logits, features = resnet18_files
+    path = str(directory / f"resnet18.{suffix}")
+    model = keras_famous.ResNet18(variant="torchvision", weights=path, classifier_activation=None)
+    assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
+    headless = keras_famous.ResNet18(variant="torchvision", weights=path, include_top=False, pooling="avg", input_shape=SIZE)
+    assert_close_to_magnitude(headless.predict(random_images(SIZE), verbose=0), features, 1e-4)
+
+
+def test_keras_formats_load_by_path(tmp_path):
+    source = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False)
+    images = random_images(SIZE)
+    expected = source.predict(images, verbose=0)
+    source.save_weights(tmp_path / "r.weights.h5")
+    source.save(tmp_path / "r.keras")
+    for name in ("r.weights.h5", "r.keras"):
+        model = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / name))
+        np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+
+
+def test_wrong_model_or_variant_file_leaves_the_model_unchanged(resnet18_files, tmp_path):
+    directory = resnet18_files[0]
+    for build in (
+        functools.partial(keras_famous.ResNet34, variant="torchvision"),  # wrong model
+        functools.partial(keras_famous.ResNet18, variant="keras"),  # wrong variant: conv biases
+    ):
+        model = build(input_shape=SIZE, include_top=False)
+        before = [w.copy() for w in model.get_weights()]
+        with pytest.raises(ValueError, match="does not match this model") as error:
+            convert.load_file(model, directory / "resnet18.safetensors", "ResNet18", "torchvision")
+        assert "expects shapes" in str(error.value) or "no weights for layers" in str(error.value)
+        assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    # a Keras file of another network, through Keras' own loader, is refused all-or-nothing too
+    keras_famous.SqueezeNet1_1(include_top=False, input_shape=SIZE).save_weights(tmp_path / "other.weights.h5")
+    model = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="does not load"):
+        convert.load_file(model, tmp_path / "other.weights.h5", "ResNet18", "torchvision")
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_truncated_and_unsupported_files(resnet18_files, tmp_path):
+    directory = resnet18_files[0]
+    for suffix in ("pth", "safetensors"):
+        data = (directory / f"resnet18.{suffix}").read_bytes()
+        truncated = tmp_path / f"cut.{suffix}"
+        truncated.write_bytes(data[: len(data) // 3])
+        with pytest.raises(ValueError, match="truncated"):
+            keras_famous.ResNet18(variant="torchvision", weights=str(truncated))
+    (tmp_path / "w.npz").write_bytes(b"x")
+    with pytest.raises(ValueError, match="Unsupported `weights` file format"):
+        keras_famous.ResNet18(weights=str(tmp_path / "w.npz"))
+
+
+def test_pth_without_torch_is_a_clear_error(resnet18_files, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails, as without torch installed
+    with pytest.raises(ValueError, match="needs torch"):
+        keras_famous.ResNet18(variant="torchvision", weights=str(resnet18_files[0] / "resnet18.pth"))
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(resnet18_files):
+    """The checkpoint directory served over HTTP on 127.0.0.1, as a publisher's server would."""
+    handler = functools.partial(_QuietHandler, directory=str(resnet18_files[0]))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _manifest(tmp_path, monkeypatch, url, file_hash):
+    entry = {
+        "model": "ResNet18", "variant": "torchvision", "source": "torchvision", "source_model": "resnet18",
+        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
+    }  # fmt: skip
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"version": 1, "entries": [entry]}))
+    monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
+    monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path / "home"))
+
+
+def _cache_files(tmp_path):
+    home = tmp_path / "home"
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()) if home.exists() else []
+
+
+def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served, tmp_path, monkeypatch):
+    directory, images, logits, _ = resnet18_files
+    sha256 = hashlib.sha256((directory / "resnet18.safetensors").read_bytes()).hexdigest()
+    _manifest(tmp_path, monkeypatch, f"{served}/resnet18.safetensors", {"sha256": sha256})
+    model = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
+    assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
+    files = _cache_files(tmp_path)
+    assert len(files) == 2  # no temporary files left behind
+    assert files[0].startswith("converted/ResNet18_torchvision_") and files[1] == "downloads/torchvision/resnet18.safetensors"
+
+    # The second build is a cache hit: no server needed, the converted file is used.
+    _manifest(tmp_path, monkeypatch, "http://127.0.0.1:9/resnet18.safetensors", {"sha256": sha256})
+    again = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
+    assert_close_to_magnitude(again.predict(images, verbose=0), logits, 1e-4)
+    headless = keras_famous.ResNet18(variant="torchvision", weights="imagenet", include_top=False, input_shape=SIZE)
+    assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 3  # a converted file per layout
+
+
+def test_download_progress_is_reported(resnet18_files, served, tmp_path, capsys):
+    sha256 = hashlib.sha256((resnet18_files[0] / "resnet18.safetensors").read_bytes()).hexdigest()
+    target = tmp_path / "home" / "file"
+    weights.cache.fetch(f"{served}/resnet18.safetensors", str(target), {"sha256": sha256})
+    err = capsys.readouterr().err
+    assert "Downloading file" in err and "100%" in err
+
+
+def test_hash_mismatch_never_enters_the_cache(resnet18_files, served, tmp_path, monkeypatch):
+    _manifest(tmp_path, monkeypatch, f"{served}/resnet18.safetensors", {"sha256": "0" * 64})
+    with pytest.raises(ValueError, match="corrupt, truncated or not the published one"):
+        keras_famous.ResNet18(variant="torchvision", weights="imagenet")
+    assert _cache_files(tmp_path) == []
+
+
+def test_md5_and_prefix_hashes_are_checked(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"weights")
+    weights.cache.verify(str(path), {"md5": hashlib.md5(b"weights").hexdigest()})
+    weights.cache.verify(str(path), {"sha256_prefix": hashlib.sha256(b"weights").hexdigest()[:8]})
+    with pytest.raises(ValueError, match="md5"):
+        weights.cache.verify(str(path), {"md5": "0" * 32})
+
+
+def test_offline_error_names_url_and_cache_path(tmp_path, monkeypatch):
+    _manifest(tmp_path, monkeypatch, "http://127.0.0.1:9/resnet18.safetensors", {"sha256": "0" * 64})
+    with pytest.raises(OSError) as error:
+        keras_famous.ResNet18(variant="torchvision", weights="imagenet")
+    message = str(error.value)
+    assert "http://127.0.0.1:9/resnet18.safetensors" in message and "weights=None" in message
+    assert os.path.join(str(tmp_path / "home"), "downloads", "torchvision", "resnet18.safetensors") in message
+    assert _cache_files(tmp_path) == []
+
+
+def test_models_without_a_source_name_the_variants_that_have_one():
+    with pytest.raises(ValueError, match=r"variant\(s\) \['torchvision'\]"):
+        keras_famous.ResNet18(variant="keras", weights="imagenet")
+    with pytest.raises(ValueError, match="No public pretrained source"):
+        keras_famous.ZFNet(weights="imagenet")
+
+
+def test_manifest_covers_every_public_source():
+    manifest = weights.load_manifest()
+    keras_sources = {m for (m, v), e in manifest.items() if e.converter == "keras_h5"}
+    assert keras_sources == {
+        "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+        "ResNeXt50", "ResNeXt101", "InceptionV3", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169",
+        "DenseNet201",
+    }  # fmt: skip
+    for (model, variant), entry in manifest.items():
+        spec = keras_famous.registry.get_spec(model)
+        assert variant in spec.variants, (model, variant)
+        assert entry.files["top"].url.startswith("https://")
+        if entry.source != "timm":  # timm's hub files carry no published hash
+            assert entry.files["top"].hash, (model, variant)
+        convert.torch_rules(model, variant) if entry.converter in ("torchvision", "timm") else None
+    assert {("InceptionV4", "timm"), ("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")} <= set(manifest)
