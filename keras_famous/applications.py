@@ -20,8 +20,11 @@ POOLING_CHOICES = (None, "avg", "max")
 BUILDER_ARGS_DOC = """
     Args:
         include_top: whether to include the classifier at the top of the network.
-        weights: `None` (random initialisation), `"imagenet"` (pre-trained weights, where a source
-            exists), or the path to a weights file to load.
+        weights: `None` (random initialisation), `"imagenet"` (pre-trained weights from the
+            manifest's source, downloaded once into `KERAS_FAMOUS_HOME` and hash-checked; LeNet5 has
+            `"digits"`, weights keras_famous trained), or the path of a weights file: a
+            keras.applications `.h5`, a Keras `.weights.h5` or `.keras`, a torchvision/timm
+            `.safetensors` or `.pth` (for the variant with that layout).
         input_tensor: optional Keras tensor (output of `keras.Input()`) to use as the image input.
         input_shape: optional `(height, width, channels)` tuple. With `include_top=True` and
             pre-trained weights of a fully connected top it must be the default input shape;
@@ -60,6 +63,7 @@ def check_arguments(model_name, *, include_top, weights, pooling, classes, class
         )
     if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
         raise ValueError(f"`classes` must be a positive integer for {model_name}; received classes={classes!r}.")
+    weights_lib.check_weights_argument(model_name, weights, weights_key)  # first: does such a file exist at all
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(
             f"With `weights='imagenet'` and `include_top=True`, `classes` must be 1000 for {model_name}; "
@@ -72,7 +76,6 @@ def check_arguments(model_name, *, include_top, weights, pooling, classes, class
                 f"With pre-trained weights, `classifier_activation` must be None or 'softmax' for {model_name}; "
                 f"received classifier_activation={classifier_activation!r}."
             )
-    weights_lib.check_weights_argument(model_name, weights, weights_key)
 
 
 def _check_spatial(model_name, shape, contract, what):

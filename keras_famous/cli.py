@@ -1,4 +1,4 @@
-"""`keras-famous`: list | summary (a thin layer over the library)."""
+"""`keras-famous`: list | summary | convert (a thin layer over the library)."""
 
 import argparse
 import os
@@ -61,7 +61,7 @@ def cmd_list(args):
     print(
         "\nDepth: layers on the longest input-output path (Keras' table); weighted depth: layers with weights; "
         "MMACs: millions of multiply-adds per image at the input size, counted on the graph; Top-1/5: the source's "
-        "published ImageNet accuracy (keras_famous does not ship pretrained weights yet)."
+        "published ImageNet accuracy (weights='imagenet' downloads that source's file through the manifest)."
     )
     return 0
 
@@ -100,6 +100,54 @@ def cmd_summary(args):
     return 0
 
 
+def _source_reference(spec, variant, path):
+    """The registry Reference whose framework wrote `path` (by format), or None."""
+    from . import convert
+
+    fmt = convert.file_format(path)
+    libraries = ("keras.applications",) if fmt == "keras_h5" else ("torchvision", "timm") if fmt != "keras" else ()
+    return next((r for r in spec.variants[variant].references if r.library in libraries), None)
+
+
+def cmd_convert(args):
+    _quiet_tensorflow()
+    from . import convert, registry
+
+    output = os.path.abspath(args.output)
+    if not output.endswith(".weights.h5"):
+        raise ValueError(f"`--output` must end in .weights.h5 (a Keras 3 weights file); received {args.output!r}.")
+    if os.path.exists(output) and not args.force:
+        raise ValueError(f"{args.output} exists; pass --force to overwrite it.")
+    if not os.path.isfile(args.src):
+        raise ValueError(f"SRC {args.src!r} is not a file.")
+    spec = registry.get_spec(args.model)
+    variant, _ = spec.variant(args.variant)
+    reference = _source_reference(spec, variant, args.src)
+    activation = "softmax" if reference is not None and reference.library == "keras.applications" else None
+    top = {} if args.include_top else {"include_top": False, "pooling": "avg"}
+    model = registry.build_variant(spec.name, variant, classifier_activation=activation, **top)
+    convert.load_file(model, args.src, spec.name, variant)
+    directory = os.path.dirname(output)
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(output)[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"wrote {output}: {spec.name} ({variant}{', no top' if not args.include_top else ''}) from {args.src}")
+    if reference is None:
+        print("not compared: no runnable source framework for this file")
+        return 0
+    difference, why = convert.compare.max_abs_difference(model, args.src, reference, spec.input_shape)
+    if difference is None:
+        print(f"not compared with {reference.library} {reference.model}: {why}")
+    else:
+        print(f"max abs difference vs {reference.library} {reference.model}: {difference:.3g}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-famous", description="The famous CNNs as Keras applications.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +160,14 @@ def build_parser():
     p_summary.add_argument("--input-shape", default=None, help="e.g. 299,299,3")
     p_summary.add_argument("--no-top", dest="include_top", action="store_false")
     p_summary.set_defaults(func=cmd_summary)
+    p_convert = sub.add_parser("convert", help="convert a weights file (.h5, .safetensors, .pth, ...) to .weights.h5")
+    p_convert.add_argument("src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors")
+    p_convert.add_argument("--model", required=True, help="catalog name, e.g. ResNet50")
+    p_convert.add_argument("--variant", default=None, help="the layout the file has, e.g. torchvision")
+    p_convert.add_argument("--output", required=True, help="OUT.weights.h5")
+    p_convert.add_argument("--no-top", dest="include_top", action="store_false", help="convert the backbone only")
+    p_convert.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p_convert.set_defaults(func=cmd_convert)
     return parser
 
 
@@ -120,7 +176,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         print(f"keras-famous: error: {error}", file=sys.stderr)
         return 2
 

@@ -43,3 +43,63 @@ def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "keras_famous.cli", "list", "--markdown"], capture_output=True,
                             text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0 and result.stdout.startswith("| Model |")
+
+
+def _random_resnet18(directory):
+    import safetensors.numpy
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    torch.save(reference.state_dict(), directory / "r18.pth")
+    safetensors.numpy.save_file({k: v.numpy() for k, v in reference.state_dict().items()}, str(directory / "r18.safetensors"))
+    return reference
+
+
+def _reported_difference(stdout):
+    line = next(line for line in stdout.splitlines() if line.startswith("max abs difference"))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_convert_torch_checkpoints(tmp_path):
+    import numpy as np
+    import torch
+
+    reference = _random_resnet18(tmp_path)
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 224, 224, 3)).astype("float32")
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
+    for source in ("r18.pth", "r18.safetensors"):
+        output = tmp_path / f"{source}.weights.h5"
+        result = _run("convert", str(tmp_path / source), "--model", "ResNet18", "--variant", "torchvision", "--output", str(output))
+        assert result.returncode == 0, result.stderr
+        assert "max abs difference vs torchvision resnet18" in result.stdout
+        assert _reported_difference(result.stdout) <= 1e-4 * np.abs(expected).max()
+        model = keras_famous.ResNet18(variant="torchvision", weights=str(output), classifier_activation=None)
+        assert np.abs(model.predict(images, verbose=0) - expected).max() <= 1e-4 * np.abs(expected).max()
+
+
+def test_convert_refuses_to_overwrite_without_force(tmp_path):
+    _random_resnet18(tmp_path)
+    output = tmp_path / "out.weights.h5"
+    output.write_bytes(b"precious")
+    args = ("convert", str(tmp_path / "r18.safetensors"), "--model", "ResNet18", "--variant", "torchvision", "--output", str(output), "--no-top")
+    result = _run(*args)
+    assert result.returncode == 2 and "--force" in result.stderr and output.read_bytes() == b"precious"
+    result = _run(*args, "--force")
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes() != b"precious"
+    assert "max abs difference" in result.stdout  # pooled features against the reference's
+    assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
+
+
+def test_convert_keras_applications_h5(tmp_path):
+    import tf_keras
+
+    tf_keras.applications.ResNet50(weights=None).save_weights(tmp_path / "resnet50.h5")
+    result = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet50", "--output", str(tmp_path / "r50.weights.h5"))
+    assert result.returncode == 0, result.stderr
+    assert _reported_difference(result.stdout) < 1e-5  # softmax outputs of tf_keras and ours
+    wrong = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5"))
+    assert wrong.returncode == 2 and "does not match this model" in wrong.stderr

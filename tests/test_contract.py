@@ -1,5 +1,6 @@
 """The keras.applications argument set: validation, inputs, tops, dtype of the classifier, weights hook."""
 
+import json
 import keras
 import numpy as np
 import pytest
@@ -28,8 +29,19 @@ def test_classes_with_imagenet_top_names_the_argument():
         keras_famous.ResNet50(weights="imagenet", classes=10)
 
 
-def test_imagenet_weights_are_never_silently_random():
-    with pytest.raises(ValueError, match="not yet supported"):
+def test_imagenet_weights_are_never_silently_random(tmp_path, monkeypatch):
+    """No source: a ValueError. A source that cannot be reached: an OSError. Never a random model."""
+    with pytest.raises(ValueError, match="No public pretrained source"):
+        keras_famous.ZFNet(weights="imagenet")
+    manifest = {"version": 1, "entries": [{
+        "model": "ResNeXt50", "variant": "keras", "source": "keras-applications", "source_model": "ResNeXt50",
+        "format": "keras_h5", "converter": "keras_h5",
+        "files": {"top": {"url": "http://127.0.0.1:9/resnext50.h5", "hash": {"md5": "0" * 32}}},
+    }]}  # fmt: skip
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(tmp_path / "manifest.json"))
+    monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path / "home"))
+    with pytest.raises(OSError, match="weights=None"):
         keras_famous.ResNeXt50(weights="imagenet")
 
 
@@ -136,5 +148,5 @@ def test_weights_path_loads_keras_files_by_name(tmp_path):
 def test_mismatched_weights_file_is_a_clear_error(tmp_path):
     path = tmp_path / "resnet18.weights.h5"
     keras_famous.ResNet18().save_weights(path)
-    with pytest.raises(ValueError, match="Could not load"):
+    with pytest.raises(ValueError, match="does not load into"):
         keras_famous.ResNet34(weights=str(path))

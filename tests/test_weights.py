@@ -210,17 +210,36 @@ def test_models_without_a_source_name_the_variants_that_have_one():
 
 def test_manifest_covers_every_public_source():
     manifest = weights.load_manifest()
-    keras_sources = {m for (m, v), e in manifest.items() if e.converter == "keras_h5"}
+    keras_sources = {m for (m, v, d), e in manifest.items() if e.source in ("keras.applications", "keras-applications")}
     assert keras_sources == {
         "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
         "ResNeXt50", "ResNeXt101", "InceptionV3", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169",
         "DenseNet201",
     }  # fmt: skip
-    for (model, variant), entry in manifest.items():
+    for (model, variant, dataset), entry in manifest.items():
         spec = keras_famous.registry.get_spec(model)
         assert variant in spec.variants, (model, variant)
-        assert entry.files["top"].url.startswith("https://")
+        assert entry.files["top"].url.startswith(("https://", "package:"))
         if entry.source != "timm":  # timm's hub files carry no published hash
             assert entry.files["top"].hash, (model, variant)
-        convert.torch_rules(model, variant) if entry.converter in ("torchvision", "timm") else None
-    assert {("InceptionV4", "timm"), ("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")} <= set(manifest)
+        if entry.converter in ("torchvision", "timm"):
+            assert convert.torch_rules(model, variant)
+    assert {("InceptionV4", "timm", "imagenet"), ("AlexNet", "torchvision", "imagenet"), ("GoogLeNet", "torchvision", "imagenet")} <= set(manifest)
+
+
+def test_shipped_lenet5_scores_what_the_manifest_records():
+    """The LeNet-5 we trained (tools/train_lenet_digits.py) on scikit-learn's digits: its test accuracy is
+    recorded in the manifest, and the shipped file still gives exactly that."""
+    from keras_famous import datasets
+
+    entry = weights.entry_for("LeNet5", "original", "digits")
+    (_, _), (x_test, y_test) = datasets.digits_32x32()
+    model = keras_famous.LeNet5(weights="digits")
+    scores = model.predict(x_test, verbose=0)
+    ranked = np.argsort(-scores, axis=1)
+    top1 = float(np.mean(ranked[:, 0] == y_test))
+    top5 = float(np.mean((ranked[:, :5] == y_test[:, None]).any(axis=1)))
+    assert (top1, top5) == pytest.approx((entry.top1, entry.top5), abs=1e-6)
+    assert top1 > 0.95
+    with pytest.raises(ValueError, match="weights='digits' instead"):
+        keras_famous.LeNet5(weights="imagenet")

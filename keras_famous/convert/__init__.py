@@ -7,7 +7,7 @@ name maps are data. Tensor layout transforms live once in `layout`, and every fo
 
 import os
 
-from . import keras_h5, timm, torchvision
+from . import compare, keras_h5, timm, torchvision
 from .assign import assign
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")

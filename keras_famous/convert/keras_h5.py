@@ -40,7 +40,8 @@ def read_legacy_h5(path):
             layer_group = group[layer_name]
             weight_names = _decode(layer_group.attrs.get("weight_names", []))
             if weight_names:
-                named[layer_name] = [np.asarray(layer_group[w]) for w in weight_names]
+                # Keras 2 names such as DenseNet's "conv1/conv" are "conv1_conv" in Keras 3, which forbids "/".
+                named[layer_name.replace("/", "_")] = [np.asarray(layer_group[w]) for w in weight_names]
         return named
 
 

@@ -3,7 +3,8 @@
 `weights=None` keeps the random initialisation. `weights="imagenet"` resolves through the manifest
 (`manifest.json`): the publisher's file is downloaded once into the cache (`KERAS_FAMOUS_HOME`, default
 `~/.keras/keras_famous`) and verified, PyTorch checkpoints are converted once into a Keras file kept
-beside it, and the weights load by layer name. `weights="path"` loads a keras.applications legacy
+beside it, and the weights load by layer name. Weights we train ship in the package under their dataset's name
+(`LeNet5(weights="digits")`). `weights="path"` loads a keras.applications legacy
 `.h5`, a Keras 3 `.weights.h5` or `.keras`, a PyTorch `.safetensors` or a `.pth` (torch.load with
 weights_only=True). Loading is all-or-nothing: on a mismatch the model keeps its weights and the
 error names the layer, the expected and found shapes.
@@ -11,11 +12,12 @@ error names the layer, the expected and found shapes.
 
 import hashlib
 import os
+from importlib import resources
 
 from . import cache
-from .manifest import entry_for, load_manifest
+from .manifest import datasets, entry_for, load_manifest
 
-__all__ = ["check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "cache"]
+__all__ = ["check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "datasets", "cache"]
 
 
 def _split_key(weights_key):
@@ -33,8 +35,8 @@ def check_weights_argument(model_name, weights, weights_key=None):
             f"received weights={weights!r}."
         )
     weights = os.fspath(weights)
-    if weights == "imagenet":
-        entry_for(*_split_key(weights_key or model_name))  # raises naming the variants that have weights
+    if weights in datasets():
+        entry_for(*_split_key(weights_key or model_name), dataset=weights)  # raises naming what exists
         return
     from .. import convert
 
@@ -45,10 +47,15 @@ def check_weights_argument(model_name, weights, weights_key=None):
         )
 
 
-def resolve(model_name, variant, include_top=True, progress=True):
-    """(path, needs conversion) of the pretrained file of `model_name`/`variant`, downloading it if needed."""
-    entry = entry_for(model_name, variant)
+def resolve(model_name, variant, dataset="imagenet", include_top=True, progress=True):
+    """(local path, manifest entry) of the pretrained file, downloading and verifying it if needed.
+    Files the package ships ("package:NAME" in the manifest) are verified in place."""
+    entry = entry_for(model_name, variant, dataset)
     source = entry.file_for(include_top)
+    if source.url.startswith("package:"):
+        path = str(resources.files(__package__).joinpath(source.url[len("package:"):]))
+        cache.verify(path, source.hash)
+        return path, entry
     file_name = source.url.rstrip("/").split("/")[-1]
     if entry.source == "timm":  # timm's hub files are all "model.safetensors"
         file_name = f"{entry.source_model}.safetensors"
@@ -56,10 +63,11 @@ def resolve(model_name, variant, include_top=True, progress=True):
     return cache.fetch(source.url, target, source.hash, progress=progress), entry
 
 
-def _load_pretrained(model, model_name, variant, include_top):
+def _load_pretrained(model, model_name, variant, dataset):
     from .. import convert
 
-    path, entry = resolve(model_name, variant, include_top)
+    include_top = any(layer.name == "predictions" for layer in model.layers)
+    path, entry = resolve(model_name, variant, dataset, include_top)
     if entry.converter in ("keras_h5", "keras"):
         return convert.load_file(model, path, model_name, variant)
     # PyTorch sources: convert once into our names, then load that file by name from now on.
@@ -82,7 +90,6 @@ def load_into(model, weights, weights_key):
     from .. import convert
 
     model_name, variant = _split_key(weights_key)
-    if os.fspath(weights) == "imagenet":
-        include_top = any(layer.name == "predictions" for layer in model.layers)
-        return _load_pretrained(model, model_name, variant, include_top)
+    if os.fspath(weights) in datasets():
+        return _load_pretrained(model, model_name, variant, os.fspath(weights))
     return convert.load_file(model, weights, model_name, variant)

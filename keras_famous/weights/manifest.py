@@ -23,6 +23,7 @@ class WeightsEntry:
     format: str  # "keras_h5", "torch_pth", "safetensors", "keras_weights_h5"
     converter: str  # "keras_h5", "torchvision", "timm" or "keras" (no conversion)
     files: Mapping[str, SourceFile]  # "top" (and "notop" where the publisher has a lighter file)
+    dataset: str = "imagenet"  # the `weights=` value that selects this entry ("imagenet", "digits")
     top1: Optional[float] = None
     top5: Optional[float] = None
     accuracy_source: Optional[str] = None
@@ -36,7 +37,7 @@ def _read(text):
     for raw in json.loads(text)["entries"]:
         files = {key: SourceFile(url=f["url"], hash=dict(f["hash"])) for key, f in raw["files"].items()}
         entry = WeightsEntry(**{**raw, "files": files})
-        entries[(entry.model, entry.variant)] = entry
+        entries[(entry.model, entry.variant, entry.dataset)] = entry
     return entries
 
 
@@ -44,7 +45,7 @@ MANIFEST_ENV = "KERAS_FAMOUS_MANIFEST"
 
 
 def load_manifest(path=None):
-    """{(model, variant): WeightsEntry}. `path`, or the `KERAS_FAMOUS_MANIFEST` environment variable, reads
+    """{(model, variant, dataset): WeightsEntry}. `path`, or the `KERAS_FAMOUS_MANIFEST` environment variable, reads
     another manifest file in the same format (a mirror of the sources, or a test's local files)."""
     path = path or os.environ.get(MANIFEST_ENV)
     if path:
@@ -53,14 +54,22 @@ def load_manifest(path=None):
     return _read(resources.files(__package__).joinpath("manifest.json").read_text())
 
 
-def entry_for(model_name, variant, manifest=None):
+def datasets(manifest=None):
+    """The `weights=` names the manifest knows ("imagenet", "digits", ...)."""
     manifest = load_manifest() if manifest is None else manifest
-    entry = manifest.get((model_name, variant))
+    return {dataset for (_, _, dataset) in manifest} | {"imagenet"}
+
+
+def entry_for(model_name, variant, dataset="imagenet", manifest=None):
+    manifest = load_manifest() if manifest is None else manifest
+    entry = manifest.get((model_name, variant, dataset))
     if entry is None:
-        available = sorted(v for (m, v) in manifest if m == model_name)
-        hint = (
-            f" Pretrained weights exist for variant(s) {available}." if available
-            else " No public pretrained source is known for this model; train it or pass a weights file."
-        )
-        raise ValueError(f"No pretrained weights='imagenet' for {model_name} variant {variant!r}.{hint}")
+        available = sorted(v for (m, v, d) in manifest if m == model_name and d == dataset)
+        others = sorted({d for (m, _, d) in manifest if m == model_name and d != dataset})
+        hint = f" Pretrained weights exist for variant(s) {available}." if available else ""
+        if not available:
+            hint = f" This model has weights={others[0]!r} instead." if others else (
+                " No public pretrained source is known for this model; train it or pass a weights file."
+            )
+        raise ValueError(f"No pretrained weights={dataset!r} for {model_name} variant {variant!r}.{hint}")
     return entry
