@@ -94,3 +94,26 @@ def test_headless_models_match_keras_pooling():
         ours.set_weights(reference.get_weights())
         images = random_images((64, 64, 3))
         assert_close_to_magnitude(ours.predict(images, verbose=0), reference.predict(images, verbose=0), 1e-5)
+
+
+@pytest.mark.parametrize("name", [pytest.param("ResNeXt50"), pytest.param("ResNeXt101", marks=pytest.mark.slow)])
+def test_keras_applications_resnext_h5(name, tmp_path):
+    """The keras-applications 1.0.8 ResNeXt (the source of the published ResNeXt .h5 files) draws its grouped
+    convolutions as DepthwiseConv2D + reshape-sum; its legacy .h5 loads into our Conv2D(groups=32) by name."""
+    from keras_applications import resnext
+
+    tf_keras.backend.clear_session()
+    modules = dict(backend=tf_keras.backend, layers=tf_keras.layers, models=tf_keras.models, utils=tf_keras.utils)
+    reference = getattr(resnext, name)(weights=None, **modules)
+    rng = np.random.default_rng(2)
+    reference.set_weights(
+        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
+    )
+    images = random_images((224, 224, 3))
+    expected = reference.predict(images, verbose=0)
+    path = str(tmp_path / f"{name}.h5")
+    reference.save_weights(path)
+    del reference
+    tf_keras.backend.clear_session()
+    ours = registry.build_variant(name, "keras", weights=path)
+    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)

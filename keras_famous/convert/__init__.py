@@ -98,7 +98,7 @@ def load_file(model, path, model_name, variant):
     if fmt == "keras":
         return _load_keras(model, path)
     if fmt == "keras_h5":
-        return assign(model, keras_h5.read_legacy_h5(path), repr(os.fspath(path)))
+        return assign(model, keras_h5.adapt_kernels(model, keras_h5.read_legacy_h5(path)), repr(os.fspath(path)))
     state = read_state_dict(path, fmt)
     named, problems = torchvision.named_arrays(model, state, torch_rules(model_name, variant))
     return assign(model, named, repr(os.fspath(path)), problems)

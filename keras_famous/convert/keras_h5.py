@@ -10,6 +10,19 @@ import tempfile
 
 import h5py
 import numpy as np
+from keras import layers
+
+from . import layout
+
+
+# Layer names older Keras releases used for what Keras 3's applications (and keras_famous) call otherwise.
+RENAMED_LAYERS = {"probs": "predictions"}  # keras-applications 1.0.8's ResNet/ResNeXt classifier
+
+
+def keras3_name(name):
+    """DenseNet's "conv1/conv" is "conv1_conv" in Keras 3, which forbids "/"; see also RENAMED_LAYERS."""
+    name = name.replace("/", "_")
+    return RENAMED_LAYERS.get(name, name)
 
 
 def _decode(values):
@@ -40,8 +53,7 @@ def read_legacy_h5(path):
             layer_group = group[layer_name]
             weight_names = _decode(layer_group.attrs.get("weight_names", []))
             if weight_names:
-                # Keras 2 names such as DenseNet's "conv1/conv" are "conv1_conv" in Keras 3, which forbids "/".
-                named[layer_name.replace("/", "_")] = [np.asarray(layer_group[w]) for w in weight_names]
+                named[keras3_name(layer_name)] = [np.asarray(layer_group[w]) for w in weight_names]
         return named
 
 
@@ -65,3 +77,18 @@ def write_legacy_h5(path, named_arrays):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def adapt_kernels(model, named):
+    """Kernels an older Keras drew in another layout, rewritten for `model`'s layers (in place):
+    keras-applications' depthwise-emulated grouped convolutions (ResNeXt) become Conv2D(groups) kernels."""
+    for name, arrays in named.items():
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            continue
+        if isinstance(layer, layers.Conv2D) and layer.groups > 1 and arrays and arrays[0].ndim == 4:
+            kh, kw, width, multiplier = arrays[0].shape
+            if multiplier * layer.groups == width == layer.filters and tuple(layer.kernel.shape) == (kh, kw, multiplier, width):
+                arrays[0] = layout.depthwise_emulation_to_grouped(arrays[0])
+    return named

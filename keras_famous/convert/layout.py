@@ -52,3 +52,13 @@ def keras_weights(layer, params):
     if "bias" in params:
         arrays.append(params["bias"])
     return arrays
+
+
+def depthwise_emulation_to_grouped(kernel):
+    """keras-applications' ResNeXt draws a grouped convolution as a DepthwiseConv2D with channel
+    multiplier c (its kernel is (kh, kw, width, c)) whose outputs are reshaped to (groups, c, c) and
+    summed over the first c axis. The same map as a Conv2D(groups=width/c) kernel (kh, kw, c, width):
+    W[:, :, j, o] = D[:, :, (o // c) * c + j, o % c]."""
+    _, _, width, multiplier = kernel.shape
+    outputs, inputs = np.arange(width), np.arange(multiplier)
+    return kernel[:, :, (outputs // multiplier)[None, :] * multiplier + inputs[:, None], (outputs % multiplier)[None, :]]
