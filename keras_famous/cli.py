@@ -140,11 +140,11 @@ def cmd_convert(args):
     if reference is None:
         print("not compared: no runnable source framework for this file")
         return 0
-    difference, why = convert.compare.max_abs_difference(model, args.src, reference, spec.input_shape)
+    difference, scale, why = convert.compare.max_abs_difference(model, args.src, reference, spec.input_shape)
     if difference is None:
         print(f"not compared with {reference.library} {reference.model}: {why}")
     else:
-        print(f"max abs difference vs {reference.library} {reference.model}: {difference:.3g}")
+        print(f"max abs difference vs {reference.library} {reference.model}: {difference:.3g} (outputs up to {scale:.3g})")
     return 0
 
 

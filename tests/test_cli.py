@@ -59,7 +59,7 @@ def _random_resnet18(directory):
 
 def _reported_difference(stdout):
     line = next(line for line in stdout.splitlines() if line.startswith("max abs difference"))
-    return float(line.rsplit(" ", 1)[1])
+    return float(line.split(": ", 1)[1].split()[0])
 
 
 def test_convert_torch_checkpoints(tmp_path):

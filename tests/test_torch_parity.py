@@ -8,7 +8,7 @@ import timm
 import torch
 import torchvision
 
-from keras_famous import registry
+from keras_famous import convert, registry
 from keras_famous.convert import torchvision as tv_convert
 from conftest import assert_close_to_magnitude, random_images
 
@@ -81,10 +81,12 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
     randomize_batch_norm(reference)
     reference.eval()
 
-    # The reference's own checkpoint format, loaded through `weights=`: the converter users run.
-    path = tmp_path / f"{ref.model}.safetensors"
-    safetensors.numpy.save_file({k: v.detach().numpy() for k, v in reference.state_dict().items()}, str(path))
-    ours = registry.build_variant(name, variant, classifier_activation=None, weights=str(path))
+    # The reference's own checkpoint formats, loaded through `weights=` and `convert.load_file`: the
+    # converter users run. The .pth is read back with torch.load(weights_only=True).
+    pth, safe = tmp_path / f"{ref.model}.pth", tmp_path / f"{ref.model}.safetensors"
+    torch.save(reference.state_dict(), pth)
+    safetensors.numpy.save_file({k: v.detach().numpy() for k, v in reference.state_dict().items()}, str(safe))
+    ours = registry.build_variant(name, variant, classifier_activation=None, weights=str(pth))
     assert sum(int(np.prod(w.shape)) for w in ours.trainable_weights) == ref.trainable_params
 
     size = ours.input_shape[1]
@@ -96,11 +98,15 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
         expected = [reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()]
         if taps:
             expected.append(reference.AuxLogits(taps["mixed_6e"]).numpy())
-    outputs = ours.predict(images, verbose=0)
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    assert len(outputs) == len(expected)
-    for actual, wanted in zip(outputs, expected):
-        assert_close_to_magnitude(actual, wanted, 1e-4)
+    for source in ("pth", "safetensors"):
+        if source == "safetensors":  # start from other weights, so that the second load must do everything
+            ours.set_weights([np.zeros_like(w) for w in ours.get_weights()])
+            convert.load_file(ours, safe, name, variant)
+        outputs = ours.predict(images, verbose=0)
+        outputs = outputs if isinstance(outputs, list) else [outputs]
+        assert len(outputs) == len(expected)
+        for actual, wanted in zip(outputs, expected):
+            assert_close_to_magnitude(actual, wanted, 1e-4)
 
 
 def test_wrong_checkpoint_is_refused_and_model_untouched():

@@ -41,7 +41,7 @@ def _keras_outputs(source_model, path, images, include_top):
 
 
 def max_abs_difference(model, path, reference, default_shape=(224, 224, 3)):
-    """(max |ours - source| on random inputs, None) or (None, why the source could not be run).
+    """(max |ours - source| on random inputs, max |source|, None), or (None, None, why the source could not run).
 
     `reference` is the registry Reference of the file's source (library "torchvision", "timm" or
     "keras.applications"); `model` has the weights loaded, with softmax removed for logits. Inputs are
@@ -54,11 +54,11 @@ def max_abs_difference(model, path, reference, default_shape=(224, 224, 3)):
     elif reference.library == "keras.applications":
         expected, why = _keras_outputs(reference.model, path, images, include_top)
     else:
-        return None, f"no runnable source for {reference.library}"
+        return None, None, f"no runnable source for {reference.library}"
     if expected is None:
-        return None, why
+        return None, None, why
     outputs = model.predict(images, verbose=0)
     outputs = outputs[0] if isinstance(outputs, list) else outputs
     if outputs.shape != expected.shape:
-        return None, f"output shapes differ: ours {outputs.shape}, the source's {expected.shape}"
-    return float(np.max(np.abs(outputs - expected))), None
+        return None, None, f"output shapes differ: ours {outputs.shape}, the source's {expected.shape}"
+    return float(np.max(np.abs(outputs - expected))), float(np.max(np.abs(expected))), None

@@ -1,0 +1,79 @@
+"""The scripts in tools/ that need data or internet, run here on data the tests make."""
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import safetensors.numpy
+import torch
+import torchvision
+
+import keras_famous
+from keras_famous import datasets
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def _run(script, *args, env=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    return subprocess.run([sys.executable, str(TOOLS / script), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_evaluate_tool_on_a_class_directory(tmp_path):
+    """An ImageNet-format directory (one folder per class) of real digit scans as PNG files."""
+    import keras
+
+    (_, _), (x_test, y_test) = datasets.digits_32x32()
+    x, y = x_test[:80], y_test[:80]
+    pixels = np.round((x + 0.1) / 1.275 * 255).clip(0, 255).astype("uint8")
+    for index, (image, label) in enumerate(zip(pixels, y)):
+        folder = tmp_path / "val" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        keras.utils.save_img(folder / f"{index}.png", image, scale=False)
+    result = _run("evaluate_imagenet.py", "--model", "LeNet5", "--weights", "digits", "--data", str(tmp_path / "val"))
+    assert result.returncode == 0, result.stderr
+    reported = result.stdout.strip().splitlines()[-1]
+    top1 = float(reported.split("top-1 ")[1].split(",")[0])
+
+    model = keras_famous.LeNet5(weights="digits")
+    scores = model.predict(pixels.astype("float32") / 255 * 1.275 - 0.1, verbose=0)
+    assert "80 images" in reported and "preprocess=digits" in reported
+    assert top1 == round(float(np.mean(scores.argmax(axis=1) == y)), 4)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_fetch_and_verify_tool_through_a_mirror(tmp_path):
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet18(weights=None)
+    path = tmp_path / "served" / "resnet18.safetensors"
+    path.parent.mkdir()
+    safetensors.numpy.save_file({k: v.numpy() for k, v in reference.state_dict().items()}, str(path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(path.parent)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        entry = {
+            "model": "ResNet18", "variant": "torchvision", "source": "torchvision", "source_model": "resnet18",
+            "format": "safetensors", "converter": "torchvision",
+            "files": {"top": {"url": f"http://127.0.0.1:{server.server_address[1]}/resnet18.safetensors",
+                              "hash": {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}},
+        }  # fmt: skip
+        (tmp_path / "mirror.json").write_text(json.dumps({"version": 1, "entries": [entry]}))
+        env = {"KERAS_FAMOUS_MANIFEST": str(tmp_path / "mirror.json"), "KERAS_FAMOUS_HOME": str(tmp_path / "home")}
+        result = _run("fetch_and_verify_weights.py", env=env)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith("ResNet18"))
+    assert line.split()[:4] == ["ResNet18", "torchvision", "imagenet", "ok"] and "max abs difference" in line
