@@ -1,0 +1,200 @@
+"""SavedModel and TFLite export that checks itself.
+
+`export(model, path, format="saved_model" | "tflite", quantize=None | "float16" | "dynamic" | "int8",
+representative_data=None)` writes the artifact atomically (a temporary sibling, then a rename; an
+existing output is kept unless `overwrite=True`), then runs it - the SavedModel through TensorFlow,
+the TFLite flatbuffer through the LiteRT interpreter (`ai-edge-litert`) - on sample inputs and
+compares it with the Keras model. It raises if the largest difference exceeds the format's tolerance
+(relative to the largest Keras output) or, for quantized formats, if top-1 agreement drops below its
+floor:
+
+    format / quantize        max |diff| / max |keras|   top-1 agreement
+    saved_model              1e-5                       -
+    tflite (float32)         1e-4                       -
+    tflite float16           2e-2                       -
+    tflite dynamic           1e-1                       -
+    tflite int8              -                          0.8 (int8 input and output, see below)
+
+`quantize="int8"` is full-integer quantization: `representative_data` (an array of typical inputs,
+as the model takes them, a few hundred at most) calibrates every tensor's range, and the model's
+input and output become int8 with the scale and zero point the interpreter reports
+(`real = scale * (q - zero_point)`); `run_tflite` does that conversion for you.
+"""
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+FORMATS = ("saved_model", "tflite")
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+TOLERANCES = {("saved_model", None): 1e-5, ("tflite", None): 1e-4, ("tflite", "float16"): 2e-2, ("tflite", "dynamic"): 1e-1}
+INT8_MIN_AGREEMENT = 0.8
+SIGNATURE = "serving_default"
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: str
+    format: str
+    quantize: Optional[str]
+    size_bytes: int
+    max_abs_difference: Optional[float]
+    relative_difference: Optional[float]
+    top1_agreement: Optional[float]
+
+
+def _check_arguments(path, format, quantize, representative_data, overwrite):
+    if format not in FORMATS:
+        raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}.")
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}; received quantize={quantize!r}.")
+    if quantize is not None and format != "tflite":
+        raise ValueError(f"`quantize` applies to format='tflite' only; received format={format!r}, quantize={quantize!r}.")
+    if quantize == "int8" and representative_data is None:
+        raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+
+
+def _single_output(model):
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"{model.name!r} has {len(model.outputs)} outputs; export a single-output model "
+            "(keras_famous.without_auxiliary_heads(model) drops auxiliary classifiers)."
+        )
+
+
+def _write_saved_model(model, directory):
+    import tensorflow as tf
+    from keras.export import ExportArchive
+
+    archive = ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")
+    archive.add_endpoint(SIGNATURE, lambda images: model(images, training=False), input_signature=[spec])
+    archive.write_out(directory, verbose=False)
+
+
+def _tflite_bytes(saved_model_dir, quantize, representative_data):
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SIGNATURE])
+    if quantize is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        samples = np.asarray(representative_data, dtype="float32")
+
+        def calibration():
+            for sample in samples:
+                yield [sample[None]]
+
+        converter.representative_dataset = calibration
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def run_tflite(model_path_or_bytes, inputs):
+    """Runs a TFLite model with the LiteRT interpreter on float `inputs`, one image at a time; int8
+    inputs and outputs are quantized and dequantized with the model's own scale and zero point."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model_path_or_bytes, (bytes, bytearray)):
+        interpreter = Interpreter(model_content=bytes(model_path_or_bytes))
+    else:
+        interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes))
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    outputs = []
+    for image in np.asarray(inputs, dtype="float32"):
+        x = image[None]
+        if source["dtype"] == np.int8:
+            scale, zero = source["quantization"]
+            x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+        interpreter.set_tensor(source["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(target["index"])
+        if target["dtype"] == np.int8:
+            scale, zero = target["quantization"]
+            y = scale * (y.astype("float32") - zero)
+        outputs.append(y[0])
+    return np.stack(outputs)
+
+
+def _run_saved_model(directory, inputs):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(directory)
+    result = loaded.signatures[SIGNATURE](images=tf.constant(inputs))
+    return next(iter(result.values())).numpy()
+
+
+def _replace(tmp, path):
+    """Moves `tmp` to `path`; a previous `path` (overwrite=True) is removed only after the move succeeded."""
+    backup = None
+    if os.path.exists(path):
+        backup = f"{path}.old-{os.getpid()}"
+        os.replace(path, backup)
+    os.replace(tmp, path)
+    if backup:
+        shutil.rmtree(backup) if os.path.isdir(backup) else os.remove(backup)
+
+
+def export(model, path, format="saved_model", quantize=None, representative_data=None, verify=True,
+           sample_inputs=None, overwrite=False):  # fmt: skip
+    """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport."""
+    path = os.path.abspath(os.fspath(path))
+    _check_arguments(path, format, quantize, representative_data, overwrite)
+    _single_output(model)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=directory, prefix=f".{os.path.basename(path)}.tmp-")
+    try:
+        saved_model_dir = os.path.join(scratch, "saved_model")
+        _write_saved_model(model, saved_model_dir)
+        if format == "saved_model":
+            artifact = saved_model_dir
+        else:
+            artifact = os.path.join(scratch, "model.tflite")
+            with open(artifact, "wb") as handle:
+                handle.write(_tflite_bytes(saved_model_dir, quantize, representative_data))
+        difference = relative = agreement = None
+        if verify:
+            if sample_inputs is None:
+                shape = tuple(d or 224 for d in model.input_shape[1:])
+                sample_inputs = (
+                    np.asarray(representative_data[:8], dtype="float32") if representative_data is not None
+                    else np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
+                )  # fmt: skip
+            inputs = np.asarray(sample_inputs, dtype="float32")
+            expected = np.asarray(model.predict(inputs, verbose=0), dtype="float32")
+            actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
+            difference = float(np.max(np.abs(actual - expected)))
+            relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
+            agreement = float(np.mean(actual.reshape(len(inputs), -1).argmax(1) == expected.reshape(len(inputs), -1).argmax(1)))
+            tolerance = TOLERANCES.get((format, quantize))
+            if tolerance is not None and relative > tolerance:
+                raise ValueError(
+                    f"The exported {format}{f' ({quantize})' if quantize else ''} differs from the Keras model by "
+                    f"{difference:.3g} ({relative:.3g} of the output magnitude), over the tolerance {tolerance}."
+                )
+            if quantize == "int8" and agreement < INT8_MIN_AGREEMENT:
+                raise ValueError(
+                    f"The int8 model agrees with the Keras model's top-1 on {agreement:.0%} of the samples, under "
+                    f"{INT8_MIN_AGREEMENT:.0%}: calibrate with more representative data or keep float16."
+                )
+        _replace(artifact, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    size = (
+        sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+        if os.path.isdir(path) else os.path.getsize(path)
+    )  # fmt: skip
+    return ExportReport(path, format, quantize, size, difference, relative, agreement)

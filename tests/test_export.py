@@ -1,0 +1,55 @@
+"""SavedModel / TFLite export verifies itself with TensorFlow and the LiteRT interpreter."""
+
+import numpy as np
+import pytest
+
+import keras_famous
+from keras_famous import datasets, export
+from conftest import random_images
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return datasets.digits_32x32()
+
+
+def test_saved_model_and_float_tflite_match_keras(tmp_path):
+    model = keras_famous.ResNet18(variant="torchvision", input_shape=(64, 64, 3), classes=7)
+    saved = export.export(model, tmp_path / "r18", format="saved_model")
+    assert saved.relative_difference <= 1e-5 and saved.top1_agreement == 1.0
+    for quantize, tolerance in ((None, 1e-4), ("float16", 2e-2), ("dynamic", 1e-1)):
+        report = export.export(model, tmp_path / f"r18-{quantize}.tflite", format="tflite", quantize=quantize)
+        assert report.relative_difference <= tolerance and report.size_bytes > 0
+    sizes = {q: (tmp_path / f"r18-{q}.tflite").stat().st_size for q in (None, "float16", "dynamic")}
+    assert sizes["float16"] < 0.6 * sizes[None] and sizes["dynamic"] < 0.35 * sizes[None]
+    images = random_images((64, 64, 3), batch=3, seed=5)
+    np.testing.assert_allclose(
+        export.run_tflite(tmp_path / "r18-None.tflite", images), model.predict(images, verbose=0), atol=1e-4
+    )
+
+
+def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
+    (x_train, _), (x_test, y_test) = digits
+    model = keras_famous.LeNet5(weights="digits")
+    report = export.export(model, tmp_path / "lenet.tflite", format="tflite", quantize="int8", representative_data=x_train[:200])
+    assert report.top1_agreement >= 0.8
+    keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
+    int8_top1 = np.mean(export.run_tflite(tmp_path / "lenet.tflite", x_test).argmax(1) == y_test)
+    assert int8_top1 >= keras_top1 - 0.02
+
+
+def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
+    model = keras_famous.LeNet5(variant="modern")
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"keep")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.export(model, target, format="tflite")
+    assert target.read_bytes() == b"keep"
+    export.export(model, target, format="tflite", overwrite=True)
+    assert target.read_bytes() != b"keep" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    with pytest.raises(ValueError, match="`format`"):
+        export.export(model, tmp_path / "x", format="onnx")
+    with pytest.raises(ValueError, match="representative_data"):
+        export.export(model, tmp_path / "x.tflite", format="tflite", quantize="int8")
+    with pytest.raises(ValueError, match="without_auxiliary_heads"):
+        export.export(keras_famous.GoogLeNet(aux_logits=True, classes=3), tmp_path / "g.tflite", format="tflite")
