@@ -1,4 +1,4 @@
-"""`keras-famous`: list | summary | convert (a thin layer over the library)."""
+"""`keras-famous`: list | summary | convert | export (a thin layer over the library)."""
 
 import argparse
 import os
@@ -148,6 +148,36 @@ def cmd_convert(args):
     return 0
 
 
+def cmd_export(args):
+    _quiet_tensorflow()
+    import numpy as np
+
+    from . import export, registry
+
+    spec = registry.get_spec(args.name)
+    variant, _ = spec.variant(args.variant)
+    kwargs = {"weights": args.weights}
+    if args.input_shape:
+        kwargs["input_shape"] = tuple(int(d) for d in args.input_shape.split(","))
+    model = registry.build_variant(spec.name, variant, **kwargs)
+    if len(model.outputs) > 1:
+        from .applications import without_auxiliary_heads
+
+        model = without_auxiliary_heads(model)
+    representative = np.load(args.representative) if args.representative else None
+    report = export.export(
+        model, args.output, format=args.format, quantize=args.quantize, representative_data=representative,
+        overwrite=args.force,
+    )  # fmt: skip
+    print(
+        f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB): {spec.name} ({variant}) as {report.format}"
+        f"{f' {report.quantize}' if report.quantize else ''}; max abs difference vs Keras "
+        f"{report.max_abs_difference:.3g} ({report.relative_difference:.3g} relative), top-1 agreement "
+        f"{report.top1_agreement:.0%}"
+    )
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-famous", description="The famous CNNs as Keras applications.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +198,17 @@ def build_parser():
     p_convert.add_argument("--no-top", dest="include_top", action="store_false", help="convert the backbone only")
     p_convert.add_argument("--force", action="store_true", help="overwrite an existing output")
     p_convert.set_defaults(func=cmd_convert)
+    p_export = sub.add_parser("export", help="export a model to SavedModel or TFLite, verified against Keras")
+    p_export.add_argument("name")
+    p_export.add_argument("--output", required=True, help="a directory (saved_model) or FILE.tflite")
+    p_export.add_argument("--variant", default=None)
+    p_export.add_argument("--weights", default=None, help="'imagenet', 'digits' or a weights file")
+    p_export.add_argument("--format", default="tflite", choices=("saved_model", "tflite"))
+    p_export.add_argument("--quantize", default=None, choices=("float16", "dynamic", "int8"))
+    p_export.add_argument("--representative", default=None, help="a .npy of typical inputs (needed for int8)")
+    p_export.add_argument("--input-shape", default=None, help="e.g. 160,160,3")
+    p_export.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p_export.set_defaults(func=cmd_export)
     return parser
 
 

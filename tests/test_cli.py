@@ -103,3 +103,18 @@ def test_convert_keras_applications_h5(tmp_path):
     assert _reported_difference(result.stdout) < 1e-5  # softmax outputs of tf_keras and ours
     wrong = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5"))
     assert wrong.returncode == 2 and "does not match this model" in wrong.stderr
+
+
+def test_export_lenet5_to_int8_tflite(tmp_path):
+    import numpy as np
+
+    from keras_famous import datasets
+
+    (x_train, _), _ = datasets.digits_32x32()
+    np.save(tmp_path / "calibration.npy", x_train[:100])
+    args = ("export", "LeNet5", "--weights", "digits", "--quantize", "int8", "--representative", str(tmp_path / "calibration.npy"))
+    result = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
+    assert result.returncode == 0, result.stderr
+    assert "as tflite int8" in result.stdout and "top-1 agreement" in result.stdout
+    again = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
+    assert again.returncode != 0 and "overwrite" in again.stderr
