@@ -148,5 +148,6 @@ def test_weights_path_loads_keras_files_by_name(tmp_path):
 def test_mismatched_weights_file_is_a_clear_error(tmp_path):
     path = tmp_path / "resnet18.weights.h5"
     keras_famous.ResNet18().save_weights(path)
-    with pytest.raises(ValueError, match="does not load into"):
+    with pytest.raises(ValueError, match="does not match this model") as error:
         keras_famous.ResNet34(weights=str(path))
+    assert "conv2_block3_1_conv" in str(error.value)  # names the layers ResNet34 has and the file lacks

@@ -96,7 +96,11 @@ def load_file(model, path, model_name, variant):
     """Loads any supported weights file into `model` (built as `model_name`/`variant`) by layer name."""
     fmt = file_format(path)
     if fmt == "keras":
-        return _load_keras(model, path)
+        try:
+            named = keras_h5.read_keras3_weights(path)
+        except ValueError:  # nested layers: Keras' own loader, made all-or-nothing
+            return _load_keras(model, path)
+        return assign(model, named, repr(os.fspath(path)))
     if fmt == "keras_h5":
         return assign(model, keras_h5.adapt_kernels(model, keras_h5.read_legacy_h5(path)), repr(os.fspath(path)))
     state = read_state_dict(path, fmt)

@@ -57,6 +57,35 @@ def read_legacy_h5(path):
         return named
 
 
+def _read_keras3_group(group, source):
+    named = {}
+    for key in group["layers"]:
+        layer_group = group["layers"][key]
+        if "vars" not in layer_group or set(layer_group) - {"vars"}:
+            raise ValueError(f"{source}: layer group {key!r} has nested layers; not a flat Functional model's weights.")
+        variables = layer_group["vars"]
+        if len(variables):
+            named[variables.attrs["name"]] = [np.asarray(variables[str(index)]) for index in range(len(variables))]
+    return named
+
+
+def read_keras3_weights(path):
+    """{layer name: arrays} of a Keras 3 `.weights.h5` or `.keras` file of a flat Functional model: groups
+    `layers/<key>/vars/0..n` whose `vars` carry the layer's name."""
+    import zipfile
+
+    source = repr(os.fspath(path))
+    try:
+        if os.fspath(path).endswith(".keras"):
+            with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as member:
+                with h5py.File(member, "r") as f:
+                    return _read_keras3_group(f, source)
+        with h5py.File(path, "r") as f:
+            return _read_keras3_group(f, source)
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{source} is not a readable Keras 3 weights file (truncated or another format?): {error}") from error
+
+
 def write_legacy_h5(path, named_arrays):
     """Writes {layer name: arrays} in the legacy layout, atomically (temporary file, then rename)."""
     directory = os.path.dirname(os.path.abspath(path))
