@@ -40,6 +40,16 @@ def reference_model(ref):
     return getattr(torchvision.models, ref.model)(weights=None)
 
 
+def _headless_tap(model_name):
+    """(reference module, pooling): the classifier whose input our headless model with pooling="avg" must
+    give, or for the flattening tops (AlexNet, VGG) the `features` map our pooling=None model must give."""
+    if model_name.startswith(("vgg", "alexnet")):
+        return "features", None
+    if model_name.startswith(("densenet", "squeezenet")):
+        return "classifier", "avg"  # SqueezeNet's classifier (conv10) reads the 13x13 map: averaged here
+    return ("last_linear" if model_name == "inception_v4" else "fc"), "avg"
+
+
 def randomize_batch_norm(module, seed=0):
     generator = torch.Generator().manual_seed(seed)
     for sub in module.modules():
@@ -94,9 +104,13 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
     taps = {}
     if ref.model == "inception_v3":  # eval mode skips AuxLogits: run it on the tapped Mixed_6e output
         reference.Mixed_6e.register_forward_hook(lambda module, inputs, output: taps.update(mixed_6e=output))
+    headless_module, pooling = _headless_tap(ref.model)
+    getattr(reference, headless_module).register_forward_hook(
+        lambda module, inputs, output: taps.update(features=(inputs[0] if pooling else output).detach().numpy())
+    )
     with torch.no_grad():
         expected = [reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()]
-        if taps:
+        if "mixed_6e" in taps:
             expected.append(reference.AuxLogits(taps["mixed_6e"]).numpy())
     for source in ("pth", "safetensors"):
         if source == "safetensors":  # start from other weights, so that the second load must do everything
@@ -107,6 +121,14 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
         assert len(outputs) == len(expected)
         for actual, wanted in zip(outputs, expected):
             assert_close_to_magnitude(actual, wanted, 1e-4)
+
+    # The same checkpoint into the model built without its top: the reference's features before its classifier.
+    features = taps["features"]
+    features = features.mean(axis=(2, 3)) if features.ndim == 4 and pooling else features
+    features = features.transpose(0, 2, 3, 1) if features.ndim == 4 else features
+    no_aux = {"aux_logits": False} if "aux_logits" in registry.get_spec(name).variants[variant].kwargs else {}
+    headless = registry.build_variant(name, variant, include_top=False, pooling=pooling, weights=str(safe), **no_aux)
+    assert_close_to_magnitude(headless.predict(images, verbose=0), features, 1e-4)
 
 
 def test_wrong_checkpoint_is_refused_and_model_untouched():
