@@ -51,7 +51,10 @@ def get_model(model_name, /, **kwargs):
 def build_variant(model_name, variant=None, /, **kwargs):
     spec = get_spec(model_name)
     _, variant_spec = spec.variant(variant)
-    return spec.builder(**{**variant_spec.kwargs, **kwargs})
+    options = dict(variant_spec.kwargs)
+    if not kwargs.get("include_top", True):
+        options.pop("aux_logits", None)  # auxiliary heads are classifiers: a headless variant has none
+    return spec.builder(**{**options, **kwargs})
 
 
 def compute_stats(name, variant=None):

@@ -1,0 +1,229 @@
+"""Transfer learning: multi-scale features, freezing, a frozen-backbone classifier and its fine-tuning.
+
+    features = feature_extractor("ResNet50", weights="imagenet")      # {"stride_4": ..., "stride_32": ...}
+    model = classifier("ResNet50", classes=5, weights="imagenet", input_shape=(160, 160, 3))
+    head_history, tune_history = fine_tune(model, train_ds, validation_data=val_ds)
+
+The recipe `fine_tune` runs (the Keras transfer-learning guide's): train the new head with the backbone
+frozen, then unfreeze the top of the backbone and train on with a learning rate 100x lower. Frozen
+BatchNormalization layers run in inference mode (Keras 3 does this for a layer with `trainable=False`),
+and `unfreeze` keeps them frozen by default, so their moving statistics - learned on ImageNet - are not
+overwritten by small-batch statistics of the new data.
+"""
+
+import json
+import math
+from importlib import resources
+
+import keras
+import numpy as np
+
+from . import preprocessing, registry
+
+BACKBONE = "backbone"
+
+
+# ---------------------------------------------------------------------------------------- features
+def _spatial(tensor):
+    shape = tuple(tensor.shape)
+    return shape[1:3] if len(shape) == 4 else None
+
+
+def _producer(tensor):
+    return tensor._keras_history.operation
+
+
+def _feature_taps(model):
+    """{stride: layer index} for a model with a static input size: the feature map at each stride is the
+    one the network downsamples from (the input of the last layer that lowers the resolution from it,
+    looking through zero padding), and the model's own output at the final stride."""
+    height = _spatial(model.inputs[0])[0]
+    index = {id(layer): i for i, layer in enumerate(model.layers)}
+
+    def stride_of(size):
+        return 2 ** round(math.log2(height / size))
+
+    taps = {}
+    for i, layer in enumerate(model.layers):
+        if isinstance(layer, keras.layers.InputLayer) or _spatial(layer.output) is None:
+            continue
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        source = inputs[0]
+        while isinstance(_producer(source), keras.layers.ZeroPadding2D):
+            source = _producer(source).input
+        if _spatial(source) is None or _spatial(layer.output)[0] >= _spatial(source)[0]:
+            continue
+        producer = _producer(source)
+        if isinstance(producer, keras.layers.InputLayer):
+            continue
+        taps[stride_of(_spatial(source)[0])] = index[id(producer)]
+    last = model.layers[-1]
+    if _spatial(last.output) is not None:
+        taps[stride_of(_spatial(last.output)[0])] = len(model.layers) - 1
+    return taps
+
+
+def _levels(levels, taps):
+    if levels is None:  # the four coarsest: 4-32 on ImageNet-size inputs, fewer or finer on CIFAR-size nets
+        return sorted(taps)[-4:]
+    parsed = []
+    for level in levels:
+        stride = int(str(level).removeprefix("stride_")) if str(level).removeprefix("stride_").isdigit() else None
+        if stride is None:
+            raise ValueError(f"`levels` holds strides such as 8 or 'stride_8'; received {level!r}.")
+        parsed.append(stride)
+    return parsed
+
+
+def feature_extractor(name_or_model, levels=None, *, variant=None, weights=None, input_shape=None):
+    """A model mapping images to a dict of feature maps {"stride_4": ..., "stride_32": ...}.
+
+    `name_or_model` is a catalog name (built with `include_top=False`, `variant`, `weights` and
+    `input_shape`, which may be `(None, None, 3)`) or a built Keras model of the catalog. `levels` are the
+    output strides to return (default: the four coarsest the network has, 4, 8, 16 and 32 for the ImageNet
+    networks at their input size; SqueezeNet ends at 16, the CIFAR networks at 4); the key of stride s is always `f"stride_{s}"`, and
+    the map at stride s is the last one at that resolution: the one the network downsamples from, or its
+    output. Strides are rounded to powers of two for the valid-padding networks (a 299 Inception input
+    gives 147, 73, 35, 17 and 8 pixel grids: strides 2, 4, 8, 16 and 32).
+    """
+    if isinstance(name_or_model, keras.Model):
+        model, reference = name_or_model, name_or_model
+        if _spatial(model.inputs[0]) is None or None in _spatial(model.inputs[0]):
+            raise ValueError("feature_extractor needs a model with a fixed input size, or a catalog name.")
+    else:
+        spec = registry.get_spec(name_or_model)
+        options = dict(include_top=False, weights=weights, input_shape=input_shape)
+        model = registry.build_variant(spec.name, variant, **options)
+        reference = model
+        if None in _spatial(model.inputs[0]):  # find the taps on the same graph at its default size
+            reference = registry.build_variant(spec.name, variant, include_top=False, input_shape=spec.input_shape)
+    taps = _feature_taps(reference)
+    strides = _levels(levels, taps)
+    missing = [s for s in strides if s not in taps]
+    if missing:
+        raise ValueError(
+            f"{model.name} has no feature map at stride(s) {missing}; `levels` can be any of {sorted(taps)}."
+        )
+    outputs = {f"stride_{s}": model.layers[taps[s]].output for s in strides}
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+
+
+# ---------------------------------------------------------------------------------------- freezing
+def _layer_position(model, layer, argument):
+    if layer is None:
+        return None
+    if isinstance(layer, int):
+        if not -len(model.layers) <= layer < len(model.layers):
+            raise ValueError(f"`{argument}`={layer} is out of range: {model.name} has {len(model.layers)} layers.")
+        return layer % len(model.layers)
+    names = [item.name for item in model.layers]
+    if layer not in names:
+        raise ValueError(f"`{argument}`={layer!r} is not a layer of {model.name}; pass a layer name or index.")
+    return names.index(layer)
+
+
+def _backbone_of(model):
+    try:
+        return model.get_layer(BACKBONE)
+    except ValueError:
+        return model
+
+
+def freeze(model, until=None):
+    """Freezes `model`'s layers up to and including `until` (a layer name or index; None: all of them).
+    A frozen BatchNormalization layer runs in inference mode. Recompile the model afterwards."""
+    stop = _layer_position(model, until, "until")
+    for i, layer in enumerate(model.layers):
+        if stop is None or i <= stop:
+            layer.trainable = False
+    if stop is None:
+        model.trainable = False
+    return model
+
+
+def unfreeze(model, from_layer=None, keep_batchnorm_frozen=True):
+    """Makes `model`'s layers from `from_layer` on (name or index; None: all) trainable again, except
+    BatchNormalization layers while `keep_batchnorm_frozen` (their ImageNet statistics are kept: the
+    Keras guide's advice for fine-tuning). Recompile the model afterwards."""
+    start = _layer_position(model, from_layer, "from_layer") or 0
+    model.trainable = True
+    for i, layer in enumerate(model.layers):
+        frozen_bn = keep_batchnorm_frozen and isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = i >= start and not frozen_bn
+    return model
+
+
+def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_shape=None, dropout=0.2,
+               name=None):  # fmt: skip
+    """A new classifier on a frozen backbone: backbone (no top) -> global average pool -> dropout ->
+    Dense(classes, softmax in float32). The backbone is the nested model named "backbone"."""
+    if isinstance(name_or_backbone, keras.Model):
+        backbone = name_or_backbone
+    else:
+        options = dict(include_top=False, pooling="avg", weights=weights, input_shape=input_shape)
+        backbone = registry.build_variant(name_or_backbone, variant, **options)
+    backbone.name = BACKBONE
+    freeze(backbone)
+    inputs = keras.Input(backbone.input_shape[1:], name="images")
+    x = backbone(inputs, training=False)
+    if len(x.shape) == 4:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.Model(inputs, outputs, name=name or f"{backbone.name}_classifier")
+
+
+def fine_tune(model, train_data, validation_data=None, *, head_epochs=5, fine_tune_epochs=5, unfreeze_from=None,
+              head_learning_rate=1e-3, fine_tune_learning_rate=1e-5, loss="sparse_categorical_crossentropy",
+              metrics=("accuracy",), verbose="auto", **fit_kwargs):  # fmt: skip
+    """Two-phase transfer learning on a `classifier(...)` model (or any model whose frozen part is the
+    layer "backbone", or the whole model otherwise): `head_epochs` with the backbone frozen, then
+    `fine_tune_epochs` with the backbone unfrozen from `unfreeze_from` (BatchNormalization stays frozen).
+    Returns the two Keras History objects (the second is None when fine_tune_epochs=0)."""
+    backbone = _backbone_of(model)
+    if backbone is not model:
+        freeze(backbone)
+    model.compile(keras.optimizers.Adam(head_learning_rate), loss=loss, metrics=list(metrics))
+    fit = dict(validation_data=validation_data, verbose=verbose, **fit_kwargs)
+    head = model.fit(train_data, epochs=head_epochs, **fit)
+    if not fine_tune_epochs:
+        return head, None
+    unfreeze(backbone, unfreeze_from)
+    model.compile(keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics))
+    tuned = model.fit(train_data, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit)
+    return head, tuned
+
+
+# ---------------------------------------------------------------------------------------- inputs and labels
+def preprocess_input(images, model, variant=None, dataset="imagenet"):
+    """`images` in [0, 255] (RGB, channels last) scaled as `model`'s (a catalog name) pretrained weights
+    of `dataset` expect: caffe, torch or tf mode by the weights' source (see keras_famous.preprocessing)."""
+    spec = registry.get_spec(model)
+    variant, _ = spec.variant(variant)
+    return preprocessing.preprocess_input(images, preprocessing.mode_for(spec.name, variant, dataset))
+
+
+_CLASS_INDEX = None
+
+
+def imagenet_classes():
+    """[(wordnet_id, name)] of the 1,000 ImageNet-1k classes in the order of every ImageNet classifier."""
+    global _CLASS_INDEX
+    if _CLASS_INDEX is None:
+        text = resources.files("keras_famous.weights").joinpath("imagenet_class_index.json").read_text()
+        index = json.loads(text)
+        _CLASS_INDEX = [tuple(index[str(i)]) for i in range(len(index))]
+    return _CLASS_INDEX
+
+
+def decode_predictions(predictions, top=5):
+    """ImageNet predictions (batch, 1000) -> for each image the `top` [(wordnet_id, name, score)], best first."""
+    predictions = np.asarray(predictions)
+    classes = imagenet_classes()
+    if predictions.ndim != 2 or predictions.shape[1] != len(classes):
+        raise ValueError(
+            f"decode_predictions expects ImageNet predictions of shape (batch, {len(classes)}); "
+            f"received shape {predictions.shape}."
+        )
+    best = np.argsort(-predictions, axis=1)[:, :top]
+    return [[(*classes[j], float(row[j])) for j in order] for row, order in zip(predictions, best)]
