@@ -25,7 +25,7 @@ from .models.resnet import (
 from .models.vgg import VGG11, VGG13, VGG16, VGG19
 from .applications import without_auxiliary_heads
 from .registry import ModelInfo, get_model, list_models, model_info
-from . import datasets, export, precision, preprocessing, transfer  # noqa: E402  (modules: export.export(...), ...)
+from . import datasets, export, inference, precision, preprocessing, transfer  # noqa: E402  (modules: export.export(...), ...)
 
 __version__ = "0.1.0"
 
@@ -36,5 +36,5 @@ __all__ = [
     "WideResNet50_2", "WideResNet101_2", "InceptionV3", "InceptionV4", "Xception", "InceptionResNetV2",
     "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet", "SqueezeNet1_0", "SqueezeNet1_1",
     "GoogLeNet", "NiN", "without_auxiliary_heads",
-    "get_model", "list_models", "model_info", "ModelInfo", "datasets", "export", "precision", "preprocessing", "transfer",
+    "get_model", "list_models", "model_info", "ModelInfo", "datasets", "export", "inference", "precision", "preprocessing", "transfer",
 ]  # fmt: skip

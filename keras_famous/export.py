@@ -15,6 +15,10 @@ floor:
     tflite dynamic           1e-1                       -
     tflite int8              -                          0.8 (int8 input and output, see below)
 
+By default (`optimize=True`) the graph exported is `keras_famous.inference.inference_model(model)`:
+BatchNormalization folded into the convolutions, dropout and auxiliary classifiers removed; the check
+above compares the artifact with the original model, so every export also proves the rewrite.
+
 `quantize="int8"` is full-integer quantization: `representative_data` (an array of typical inputs,
 as the model takes them, a few hundred at most) calibrates every tensor's range, and the model's
 input and output become int8 with the scale and zero point the interpreter reports
@@ -64,7 +68,7 @@ def _single_output(model):
     if len(model.outputs) != 1:
         raise ValueError(
             f"{model.name!r} has {len(model.outputs)} outputs; export a single-output model "
-            "(keras_famous.without_auxiliary_heads(model) drops auxiliary classifiers)."
+            "(keras_famous.without_auxiliary_heads(model) drops auxiliary classifiers, as optimize=True does)."
         )
 
 
@@ -147,11 +151,25 @@ def _replace(tmp, path):
         shutil.rmtree(backup) if os.path.isdir(backup) else os.remove(backup)
 
 
+def _keras_outputs(model, inputs):
+    outputs = model.predict(inputs, verbose=0)
+    return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, dtype="float32")
+
+
 def export(model, path, format="saved_model", quantize=None, representative_data=None, verify=True,
-           sample_inputs=None, overwrite=False):  # fmt: skip
-    """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport."""
+           sample_inputs=None, overwrite=False, optimize=True):  # fmt: skip
+    """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport.
+
+    With `optimize=True` the exported graph is `inference.inference_model(model)`: BatchNormalization
+    folded into the convolutions, dropout and auxiliary classifiers removed. Verification always
+    compares with `model` itself (its main output), so the rewrite is checked with every export."""
     path = os.path.abspath(os.fspath(path))
     _check_arguments(path, format, quantize, representative_data, overwrite)
+    reference = model
+    if optimize:
+        from .inference import inference_model
+
+        model = inference_model(model)
     _single_output(model)
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
@@ -174,7 +192,7 @@ def export(model, path, format="saved_model", quantize=None, representative_data
                     else np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
                 )  # fmt: skip
             inputs = np.asarray(sample_inputs, dtype="float32")
-            expected = np.asarray(model.predict(inputs, verbose=0), dtype="float32")
+            expected = _keras_outputs(reference, inputs)
             actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
             difference = float(np.max(np.abs(actual - expected)))
             relative = difference / max(float(np.max(np.abs(expected))), 1e-12)

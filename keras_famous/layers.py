@@ -221,3 +221,21 @@ class ScaledResidual(keras.layers.Layer):
         config = super().get_config()
         config.update(scale=self.scale)
         return config
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelSlice(keras.layers.Layer):
+    """x[..., start:stop]: one group's input channels (inference.inference_model(split_grouped=True))."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}

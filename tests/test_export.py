@@ -51,5 +51,9 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
         export.export(model, tmp_path / "x", format="onnx")
     with pytest.raises(ValueError, match="representative_data"):
         export.export(model, tmp_path / "x.tflite", format="tflite", quantize="int8")
+    googlenet = keras_famous.GoogLeNet(aux_logits=True, classes=3, input_shape=(96, 96, 3))
     with pytest.raises(ValueError, match="without_auxiliary_heads"):
-        export.export(keras_famous.GoogLeNet(aux_logits=True, classes=3), tmp_path / "g.tflite", format="tflite")
+        export.export(googlenet, tmp_path / "g.tflite", format="tflite", optimize=False)
+    # optimize=True (the default) exports the inference graph: the main output, BN folded, no dropout
+    report = export.export(googlenet, tmp_path / "g.tflite", format="tflite")
+    assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
