@@ -37,3 +37,72 @@ def test_resnet18_under_mixed_policy_stays_close_and_trains(policy):
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
     history = model.fit(images, np.arange(4) % 5, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+# Layers computed in float32 under every policy (documented in keras_famous.precision).
+FLOAT32_LAYERS = {"predictions"}
+POLICY_TOLERANCES = {"mixed_float16": 1e-2, "mixed_bfloat16": 6e-2, "bfloat16": 1.5e-1}  # of the logits' magnitude
+ALL_VARIANTS = [(name, variant) for name in keras_famous.list_models() for variant in keras_famous.registry.get_spec(name).variants]
+
+
+def build_small(name, variant, **kwargs):
+    """The variant at the smallest of a few input sides it accepts, with 10 classes (fast to run)."""
+    spec = keras_famous.registry.get_spec(name)
+    for side in (32, 64, 75, 96, 128, 160, 224, 227):
+        if side < 64 and spec.input_shape[0] > 32:
+            continue
+        try:
+            return keras_famous.registry.build_variant(name, variant, input_shape=(side, side, spec.input_shape[2]), classes=10, **kwargs)
+        except ValueError as error:
+            if "input" not in str(error):
+                raise
+    raise AssertionError(f"no small input size for {name}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, variant", ALL_VARIANTS, ids=[f"{n}-{v}" for n, v in ALL_VARIANTS])
+def test_every_model_computes_in_the_policy_dtype_with_float32_outputs(name, variant):
+    reference = build_small(name, variant, classifier_activation=None)
+    weights = reference.get_weights()
+    images = random_images(reference.input_shape[1:], batch=2, seed=7)
+    expected = reference.predict(images, verbose=0)
+    scale = np.abs(expected).max()
+    for policy in POLICY_TOLERANCES:
+        keras.backend.clear_session()
+        keras.config.set_dtype_policy(policy)
+        model = build_small(name, variant, classifier_activation=None)
+        model.set_weights(weights)
+        compute = "float16" if policy == "mixed_float16" else "bfloat16"
+        for layer in model.layers[1:]:
+            wanted = "float32" if layer.name in FLOAT32_LAYERS else compute
+            assert layer.compute_dtype == wanted, (policy, layer.name, layer.compute_dtype)
+        outputs = model.predict(images, verbose=0)
+        assert outputs.dtype == np.float32 and np.all(np.isfinite(outputs))
+        error = np.abs(outputs - expected).max()
+        assert error <= POLICY_TOLERANCES[policy] * scale, (policy, error, scale)
+
+
+TRAINED_UNDER_MIXED_FLOAT16 = [
+    ("LeNet5", "original"), ("AlexNet", "original"), ("VGG11", "bn"), ("GoogLeNet", "original"), ("ResNet18", "keras"),
+    ("ResNeXt50", "keras"), ("InceptionV3", "keras"), ("InceptionResNetV2", "keras"), ("Xception", "keras"),
+    ("DenseNetBC", "L100_k12"), ("SqueezeNet1_0", "torchvision"), ("NiN", "cifar"),
+]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, variant", TRAINED_UNDER_MIXED_FLOAT16, ids=[n for n, _ in TRAINED_UNDER_MIXED_FLOAT16])
+def test_one_loss_scaled_training_step_per_family(name, variant):
+    keras.config.set_dtype_policy("mixed_float16")
+    model = build_small(name, variant)
+    model.compile(keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    images, labels = random_images(model.input_shape[1:], batch=4, seed=1), np.arange(4) % 10
+    for _ in range(4):  # a step whose scaled gradients overflow is skipped (and the scale halved)
+        loss = model.train_on_batch(images, labels)
+        after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+        assert np.isfinite(loss) and all(np.all(np.isfinite(w)) for w in after)
+        if any(not np.array_equal(a, b) for a, b in zip(before, after)):
+            break
+    else:
+        raise AssertionError("four loss-scaled steps left every weight unchanged")
