@@ -1,4 +1,4 @@
-"""`keras-famous`: list | summary | convert | export (a thin layer over the library)."""
+"""`keras-famous`: list | summary | convert | export | demo (a thin layer over the library)."""
 
 import argparse
 import os
@@ -160,14 +160,10 @@ def cmd_export(args):
     if args.input_shape:
         kwargs["input_shape"] = tuple(int(d) for d in args.input_shape.split(","))
     model = registry.build_variant(spec.name, variant, **kwargs)
-    if len(model.outputs) > 1:
-        from .applications import without_auxiliary_heads
-
-        model = without_auxiliary_heads(model)
     representative = np.load(args.representative) if args.representative else None
     report = export.export(
         model, args.output, format=args.format, quantize=args.quantize, representative_data=representative,
-        overwrite=args.force,
+        overwrite=args.force, optimize=args.optimize,
     )  # fmt: skip
     print(
         f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB): {spec.name} ({variant}) as {report.format}"
@@ -175,6 +171,16 @@ def cmd_export(args):
         f"{report.max_abs_difference:.3g} ({report.relative_difference:.3g} relative), top-1 agreement "
         f"{report.top1_agreement:.0%}"
     )
+    return 0
+
+
+def cmd_demo(args):
+    _quiet_tensorflow()
+    from . import demo
+
+    demo.run(args.output, backbone=args.backbone, variant=args.variant, weights=args.weights,
+             pretrain_epochs=args.pretrain_epochs, head_epochs=args.head_epochs,
+             fine_tune_epochs=args.fine_tune_epochs)  # fmt: skip
     return 0
 
 
@@ -208,7 +214,18 @@ def build_parser():
     p_export.add_argument("--representative", default=None, help="a .npy of typical inputs (needed for int8)")
     p_export.add_argument("--input-shape", default=None, help="e.g. 160,160,3")
     p_export.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p_export.add_argument("--no-optimize", dest="optimize", action="store_false",
+                          help="export the graph as built (no BatchNormalization folding, dropout/aux removal)")
     p_export.set_defaults(func=cmd_export)
+    p_demo = sub.add_parser("demo", help="offline end to end: LeNet-5 digits, transfer learning, TFLite float32/int8")
+    p_demo.add_argument("--output", default="keras-famous-demo", help="directory for the models, table and plot")
+    p_demo.add_argument("--backbone", default="ResNet18", help="catalog backbone for the transfer-learning step")
+    p_demo.add_argument("--variant", default="torchvision")
+    p_demo.add_argument("--weights", default=None, help="backbone weights: 'imagenet' (from the cache) or a file")
+    p_demo.add_argument("--pretrain-epochs", type=int, default=8, help="source-task epochs (without --weights)")
+    p_demo.add_argument("--head-epochs", type=int, default=4)
+    p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
+    p_demo.set_defaults(func=cmd_demo)
     return parser
 
 

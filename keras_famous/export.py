@@ -49,6 +49,7 @@ class ExportReport:
     max_abs_difference: Optional[float]
     relative_difference: Optional[float]
     top1_agreement: Optional[float]
+    saved_model: Optional["ExportReport"] = None  # format="tflite" with saved_model_path
 
 
 def _check_arguments(path, format, quantize, representative_data, overwrite):
@@ -105,31 +106,43 @@ def _tflite_bytes(saved_model_dir, quantize, representative_data):
     return converter.convert()
 
 
-def run_tflite(model_path_or_bytes, inputs):
-    """Runs a TFLite model with the LiteRT interpreter on float `inputs`, one image at a time; int8
-    inputs and outputs are quantized and dequantized with the model's own scale and zero point."""
-    from ai_edge_litert.interpreter import Interpreter
+class TFLiteModel:
+    """A TFLite file (or flatbuffer bytes) loaded once in the LiteRT interpreter; calling it runs float
+    `inputs` one image at a time, quantizing and dequantizing int8 inputs and outputs with the model's
+    own scale and zero point."""
 
-    if isinstance(model_path_or_bytes, (bytes, bytearray)):
-        interpreter = Interpreter(model_content=bytes(model_path_or_bytes))
-    else:
-        interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes))
-    interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    outputs = []
-    for image in np.asarray(inputs, dtype="float32"):
-        x = image[None]
-        if source["dtype"] == np.int8:
-            scale, zero = source["quantization"]
-            x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
-        interpreter.set_tensor(source["index"], x)
-        interpreter.invoke()
-        y = interpreter.get_tensor(target["index"])
-        if target["dtype"] == np.int8:
-            scale, zero = target["quantization"]
-            y = scale * (y.astype("float32") - zero)
-        outputs.append(y[0])
-    return np.stack(outputs)
+    def __init__(self, model_path_or_bytes):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if isinstance(model_path_or_bytes, (bytes, bytearray)):
+            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes))
+        else:
+            self.interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes))
+        self.interpreter.allocate_tensors()
+        self.source = self.interpreter.get_input_details()[0]
+        self.target = self.interpreter.get_output_details()[0]
+
+    def __call__(self, inputs):
+        source, target = self.source, self.target
+        outputs = []
+        for image in np.asarray(inputs, dtype="float32"):
+            x = image[None]
+            if source["dtype"] == np.int8:
+                scale, zero = source["quantization"]
+                x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+            self.interpreter.set_tensor(source["index"], x)
+            self.interpreter.invoke()
+            y = self.interpreter.get_tensor(target["index"])
+            if target["dtype"] == np.int8:
+                scale, zero = target["quantization"]
+                y = scale * (y.astype("float32") - zero)
+            outputs.append(y[0])
+        return np.stack(outputs)
+
+
+def run_tflite(model_path_or_bytes, inputs):
+    """Runs a TFLite model with the LiteRT interpreter on float `inputs` (see TFLiteModel)."""
+    return TFLiteModel(model_path_or_bytes)(inputs)
 
 
 def _run_saved_model(directory, inputs):
@@ -156,15 +169,58 @@ def _keras_outputs(model, inputs):
     return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, dtype="float32")
 
 
+def _sample_inputs(model, sample_inputs, representative_data):
+    if sample_inputs is not None:
+        return np.asarray(sample_inputs, dtype="float32")
+    if representative_data is not None:
+        return np.asarray(representative_data[:8], dtype="float32")
+    shape = tuple(d or 224 for d in model.input_shape[1:])
+    return np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
+
+
+def _verify(format, quantize, artifact, inputs, expected):
+    """(max |diff|, relative diff, top-1 agreement) of the artifact against the Keras outputs; raises
+    beyond the format's tolerance."""
+    actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
+    difference = float(np.max(np.abs(actual - expected)))
+    relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
+    agreement = float(np.mean(actual.reshape(len(inputs), -1).argmax(1) == expected.reshape(len(inputs), -1).argmax(1)))
+    tolerance = TOLERANCES.get((format, quantize))
+    if tolerance is not None and relative > tolerance:
+        raise ValueError(
+            f"The exported {format}{f' ({quantize})' if quantize else ''} differs from the Keras model by "
+            f"{difference:.3g} ({relative:.3g} of the output magnitude), over the tolerance {tolerance}."
+        )
+    if quantize == "int8" and agreement < INT8_MIN_AGREEMENT:
+        raise ValueError(
+            f"The int8 model agrees with the Keras model's top-1 on {agreement:.0%} of the samples, under "
+            f"{INT8_MIN_AGREEMENT:.0%}: calibrate with more representative data or keep float16."
+        )
+    return difference, relative, agreement
+
+
+def _size(path):
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+    return os.path.getsize(path)
+
+
 def export(model, path, format="saved_model", quantize=None, representative_data=None, verify=True,
-           sample_inputs=None, overwrite=False, optimize=True):  # fmt: skip
+           sample_inputs=None, overwrite=False, optimize=True, saved_model_path=None):  # fmt: skip
     """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport.
 
     With `optimize=True` the exported graph is `inference.inference_model(model)`: BatchNormalization
     folded into the convolutions, dropout and auxiliary classifiers removed. Verification always
-    compares with `model` itself (its main output), so the rewrite is checked with every export."""
+    compares with `model` itself (its main output), so the rewrite is checked with every export.
+    With format="tflite", `saved_model_path` also keeps (and verifies) the SavedModel the TFLite file is
+    converted from; its report is the returned report's `saved_model`."""
     path = os.path.abspath(os.fspath(path))
     _check_arguments(path, format, quantize, representative_data, overwrite)
+    if saved_model_path is not None:
+        if format != "tflite":
+            raise ValueError("`saved_model_path` applies to format='tflite' (the SavedModel is its source).")
+        saved_model_path = os.path.abspath(os.fspath(saved_model_path))
+        _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
     reference = model
     if optimize:
         from .inference import inference_model
@@ -174,45 +230,27 @@ def export(model, path, format="saved_model", quantize=None, representative_data
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     scratch = tempfile.mkdtemp(dir=directory, prefix=f".{os.path.basename(path)}.tmp-")
+    saved_model_report = None
     try:
         saved_model_dir = os.path.join(scratch, "saved_model")
         _write_saved_model(model, saved_model_dir)
-        if format == "saved_model":
-            artifact = saved_model_dir
-        else:
+        artifact = saved_model_dir
+        if format == "tflite":
             artifact = os.path.join(scratch, "model.tflite")
             with open(artifact, "wb") as handle:
                 handle.write(_tflite_bytes(saved_model_dir, quantize, representative_data))
-        difference = relative = agreement = None
+        checks = {format: (None, None, None)}
         if verify:
-            if sample_inputs is None:
-                shape = tuple(d or 224 for d in model.input_shape[1:])
-                sample_inputs = (
-                    np.asarray(representative_data[:8], dtype="float32") if representative_data is not None
-                    else np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
-                )  # fmt: skip
-            inputs = np.asarray(sample_inputs, dtype="float32")
+            inputs = _sample_inputs(model, sample_inputs, representative_data)
             expected = _keras_outputs(reference, inputs)
-            actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
-            difference = float(np.max(np.abs(actual - expected)))
-            relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
-            agreement = float(np.mean(actual.reshape(len(inputs), -1).argmax(1) == expected.reshape(len(inputs), -1).argmax(1)))
-            tolerance = TOLERANCES.get((format, quantize))
-            if tolerance is not None and relative > tolerance:
-                raise ValueError(
-                    f"The exported {format}{f' ({quantize})' if quantize else ''} differs from the Keras model by "
-                    f"{difference:.3g} ({relative:.3g} of the output magnitude), over the tolerance {tolerance}."
-                )
-            if quantize == "int8" and agreement < INT8_MIN_AGREEMENT:
-                raise ValueError(
-                    f"The int8 model agrees with the Keras model's top-1 on {agreement:.0%} of the samples, under "
-                    f"{INT8_MIN_AGREEMENT:.0%}: calibrate with more representative data or keep float16."
-                )
+            checks[format] = _verify(format, quantize, artifact, inputs, expected)
+            if saved_model_path is not None:
+                checks["saved_model"] = _verify("saved_model", None, saved_model_dir, inputs, expected)
+        if saved_model_path is not None:
+            _replace(saved_model_dir, saved_model_path)
+            saved_model_report = ExportReport(saved_model_path, "saved_model", None, _size(saved_model_path),
+                                              *checks.get("saved_model", (None, None, None)))  # fmt: skip
         _replace(artifact, path)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    size = (
-        sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
-        if os.path.isdir(path) else os.path.getsize(path)
-    )  # fmt: skip
-    return ExportReport(path, format, quantize, size, difference, relative, agreement)
+    return ExportReport(path, format, quantize, _size(path), *checks[format], saved_model=saved_model_report)

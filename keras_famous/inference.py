@@ -24,32 +24,39 @@ def _history(tensor):
     return tensor._keras_history.operation
 
 
-def _node(layer):
-    if len(layer._inbound_nodes) != 1:
-        raise ValueError(f"inference_model needs each layer called once; {layer.name!r} is called "
-                         f"{len(layer._inbound_nodes)} times.")  # fmt: skip
-    return layer._inbound_nodes[0]
+def _nodes(model):
+    """{id(layer): the node that calls it in `model`} (a nested model may also be called elsewhere)."""
+    nodes = {}
+    for depth_nodes in model._nodes_by_depth.values():
+        for node in depth_nodes:
+            if id(node.operation) in nodes:
+                raise ValueError(f"inference_model needs each layer called once; {node.operation.name!r} is "
+                                 "called more than once in this model.")  # fmt: skip
+            nodes[id(node.operation)] = node
+    return nodes
 
 
-def _consumers(model):
+def _arguments(node):
+    return keras.tree.flatten(node.arguments.args) + keras.tree.flatten(node.arguments.kwargs)
+
+
+def _consumers(model, nodes):
     counts = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        for tensor in keras.tree.flatten(_node(layer).arguments.args) + keras.tree.flatten(_node(layer).arguments.kwargs):
+    for node in nodes.values():
+        for tensor in _arguments(node):
             if isinstance(tensor, keras.KerasTensor):
                 counts[id(_history(tensor))] = counts.get(id(_history(tensor)), 0) + 1
     return counts
 
 
-def _foldable_pairs(model):
+def _foldable_pairs(model, nodes):
     """{id(conv): bn} for each convolution whose only consumer is a BatchNormalization on the channels axis."""
-    consumers = _consumers(model)
+    consumers = _consumers(model, nodes)
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization) or layer.axis not in (-1, 3):
             continue
-        source = _history(_node(layer).arguments.args[0])
+        source = _history(nodes[id(layer)].arguments.args[0])
         linear = getattr(source, "activation", None) in (None, keras.activations.linear)
         if isinstance(source, FOLDABLE) and linear and consumers.get(id(source)) == 1:
             pairs[id(source)] = layer
@@ -101,7 +108,8 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
     """The inference form of `model` (see the module docstring); `model` itself is not changed."""
     if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes") or not model.layers:
         raise ValueError("inference_model expects a built Keras Functional model.")
-    pairs = _foldable_pairs(model) if fold_batchnorm else {}
+    nodes = _nodes(model)
+    pairs = _foldable_pairs(model, nodes) if fold_batchnorm else {}
     folded_bn = {id(bn) for bn in pairs.values()}
     new = {}  # id(original KerasTensor) -> new tensor
 
@@ -113,7 +121,7 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        node = _node(layer)
+        node = nodes[id(layer)]
         args, kwargs = mapped(node.arguments.args), mapped(node.arguments.kwargs)
         kwargs.pop("training", None)
         if (drop_dropout and isinstance(layer, keras.layers.Dropout)) or id(layer) in folded_bn:

@@ -1,11 +1,12 @@
 """SavedModel / TFLite export verifies itself with TensorFlow and the LiteRT interpreter."""
 
+import keras
 import numpy as np
 import pytest
 
 import keras_famous
 from keras_famous import datasets, export
-from conftest import random_images
+from conftest import build_small, random_images
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,42 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
     # optimize=True (the default) exports the inference graph: the main output, BN folded, no dropout
     report = export.export(googlenet, tmp_path / "g.tflite", format="tflite")
     assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
+
+
+EXPORTED = [(name, None) for name in keras_famous.list_models()] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, variant", EXPORTED, ids=[f"{n}-{v or 'default'}" for n, v in EXPORTED])
+def test_every_model_exports_to_saved_model_and_float32_tflite(tmp_path, name, variant):
+    model = build_small(name, variant)
+    report = export.export(model, tmp_path / "model.tflite", format="tflite", saved_model_path=tmp_path / "saved_model")
+    assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
+    assert report.saved_model.relative_difference <= 1e-5 and (tmp_path / "saved_model" / "saved_model.pb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite", "saved_model"]  # no scratch left behind
+
+
+def _trained_on_digits(build, epochs):
+    """A network trained briefly on the real digits (as RGB), so int8 is judged on real predictions."""
+    (x_train, y_train), (x_test, y_test) = datasets.digits_32x32()
+    x_train, x_test = np.repeat(x_train, 3, -1), np.repeat(x_test, 3, -1)
+    keras.utils.set_random_seed(0)
+    model = build()
+    model.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=epochs, batch_size=32, verbose=0)
+    return model, x_train, x_test, y_test
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ResNet18", "GoogLeNet"])
+def test_int8_resnet_and_inception_keep_their_accuracy(tmp_path, name):
+    build = lambda: keras_famous.get_model(name, variant="torchvision", input_shape=(32, 32, 3), classes=10)  # noqa: E731
+    model, x_train, x_test, y_test = _trained_on_digits(build, epochs=6)
+    keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
+    report = export.export(model, tmp_path / "int8.tflite", format="tflite", quantize="int8",
+                           representative_data=x_train[:200], sample_inputs=x_test[:64])  # fmt: skip
+    int8_top1 = np.mean(export.run_tflite(tmp_path / "int8.tflite", x_test).argmax(1) == y_test)
+    float_size = export.export(model, tmp_path / "f32.tflite", format="tflite", verify=False).size_bytes
+    assert keras_top1 > 0.8, keras_top1  # trained: the comparison means something
+    assert int8_top1 >= keras_top1 - 0.03 and report.top1_agreement >= 0.9, (keras_top1, int8_top1)
+    assert report.size_bytes < 0.35 * float_size

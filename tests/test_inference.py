@@ -68,6 +68,7 @@ def test_inference_model_preserves_outputs(name, kwargs, split):
 def test_nested_backbone_is_rewritten_and_round_trips(tmp_path):
     model = transfer.classifier("ResNeXt50", classes=4, input_shape=(32, 32, 3))
     randomize_batchnorm(model.get_layer("backbone"))
+    keras.Model(model.inputs, model.get_layer("backbone")(model.inputs[0]))  # the backbone is shared with a 2nd model
     optimized = inference_model(model, split_grouped=True)
     inner = optimized.get_layer("backbone")
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in inner.layers)

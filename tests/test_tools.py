@@ -77,3 +77,16 @@ def test_fetch_and_verify_tool_through_a_mirror(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("ResNet18"))
     assert line.split()[:4] == ["ResNet18", "torchvision", "imagenet", "ok"] and "max abs difference" in line
+
+
+def test_mixed_precision_benchmark_runs_both_policies(tmp_path):
+    refused = _run("benchmark_mixed_precision.py", "--steps", "1")
+    assert refused.returncode == 2 and "GPU" in refused.stderr  # no accelerator: it says so instead of timing
+    out = tmp_path / "mp.json"
+    result = _run("benchmark_mixed_precision.py", "--model", "ResNet18", "--batch", "2", "--steps", "2", "--warmup", "1",
+                  "--input-size", "64", "--policy", "mixed_bfloat16", "--allow-cpu", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    records = json.loads(out.read_text())
+    assert [r["policy"] for r in records] == ["float32", "mixed_bfloat16"]
+    assert records[0]["speedup_vs_float32"] == 1.0 and all(r["images_per_s"] > 0 and np.isfinite(r["final_loss"]) for r in records)
+    assert "x1.00 vs float32" in result.stdout
