@@ -1,0 +1,59 @@
+"""Frozen-backbone fine-tuning on an image folder (one sub-folder per class).
+
+    python examples/fine_tune_image_folder.py DATA_DIR [--backbone ResNet50] [--weights imagenet] [--size 224]
+
+Train the new head with the backbone frozen (its BatchNormalization layers stay in inference mode), then
+unfreeze the last stage and continue with a 100x lower learning rate: `transfer.fine_tune`. The inputs are
+scaled as the backbone's weights expect (`transfer.preprocess_input`), and augmented with Keras 3's own
+RandAugment-style layers.
+"""
+
+import argparse
+
+import keras
+import tensorflow as tf
+
+from keras_famous import preprocessing, registry, transfer
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir")
+    parser.add_argument("--backbone", default="ResNet50")
+    parser.add_argument("--weights", default="imagenet", help="'imagenet', a weights file, or 'none'")
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--head-epochs", type=int, default=5)
+    parser.add_argument("--fine-tune-epochs", type=int, default=5)
+    parser.add_argument("--unfreeze-from", default=None, help="first backbone layer to train in phase 2")
+    parser.add_argument("--output", default="fine_tuned.keras")
+    args = parser.parse_args()
+
+    size = (args.size, args.size)
+    train, val = keras.utils.image_dataset_from_directory(
+        args.data_dir, image_size=size, batch_size=32, validation_split=0.2, subset="both", seed=0
+    )
+    classes = train.class_names
+    spec = registry.get_spec(args.backbone)
+    mode = preprocessing.mode_for(spec.name, spec.default_variant)
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.05),
+                                keras.layers.RandomZoom(0.1)])  # fmt: skip
+
+    def prepare(images, labels, training):
+        images = augment(images, training=True) if training else images
+        scaled = tf.numpy_function(lambda x: preprocessing.preprocess_input(x, mode), [images], tf.float32)
+        scaled.set_shape(images.shape)
+        return scaled, labels
+
+    train = train.map(lambda x, y: prepare(x, y, True)).prefetch(tf.data.AUTOTUNE)
+    val = val.map(lambda x, y: prepare(x, y, False)).prefetch(tf.data.AUTOTUNE)
+
+    weights = None if args.weights == "none" else args.weights
+    model = transfer.classifier(args.backbone, classes=len(classes), weights=weights, input_shape=(*size, 3))
+    transfer.fine_tune(model, train, validation_data=val, head_epochs=args.head_epochs,
+                       fine_tune_epochs=args.fine_tune_epochs, unfreeze_from=args.unfreeze_from)  # fmt: skip
+    model.save(args.output)
+    print(f"saved {args.output} ({len(classes)} classes: {', '.join(classes)})")
+
+
+if __name__ == "__main__":
+    main()
