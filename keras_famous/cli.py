@@ -222,7 +222,7 @@ def build_parser():
     p_demo.add_argument("--backbone", default="ResNet18", help="catalog backbone for the transfer-learning step")
     p_demo.add_argument("--variant", default="torchvision")
     p_demo.add_argument("--weights", default=None, help="backbone weights: 'imagenet' (from the cache) or a file")
-    p_demo.add_argument("--pretrain-epochs", type=int, default=8, help="source-task epochs (without --weights)")
+    p_demo.add_argument("--pretrain-epochs", type=int, default=5, help="source-task epochs (without --weights)")
     p_demo.add_argument("--head-epochs", type=int, default=4)
     p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
     p_demo.set_defaults(func=cmd_demo)

@@ -116,7 +116,7 @@ def _plot(rows, path):
     plt.close(figure)
 
 
-def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvision", weights=None, pretrain_epochs=8,
+def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvision", weights=None, pretrain_epochs=5,
         head_epochs=4, fine_tune_epochs=2, seed=0):  # fmt: skip
     """Runs the demo (see the module docstring) and returns the table's rows."""
     os.makedirs(output_dir, exist_ok=True)
@@ -136,7 +136,8 @@ def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvisio
         print(f"  the source task: training {backbone} on the digits 0-4 (no ImageNet weights offline)")
         pretrain = transfer.classifier(backbone, classes=5, variant=variant, input_shape=shape, dropout=0.0)
         transfer.unfreeze(pretrain.get_layer(transfer.BACKBONE), keep_batchnorm_frozen=False)
-        pretrain.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        pretrain.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                         jit_compile=True)  # XLA: ~4x faster CPU training here (see transfer.fine_tune)
         pretrain.fit(rgb_train[source], y_train[source], batch_size=32, epochs=pretrain_epochs, verbose=1)
         base = pretrain.get_layer(transfer.BACKBONE)
     else:
@@ -145,10 +146,13 @@ def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvisio
                                       input_shape=shape)  # fmt: skip
     print(f"  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
     model = transfer.classifier(base, classes=5)
-    last_stage = next(layer.name for layer in base.layers if isinstance(layer, keras.layers.Conv2D) and layer.name.startswith("conv5"))
+    taps = list(transfer.feature_taps(base).values())  # stage ends, finest to coarsest
+    names = [layer.name for layer in base.layers]
+    last_stage = names[names.index(taps[-2]) + 1]  # the first layer after the second-to-last stage
     transfer.fine_tune(model, rgb_train[target], y=y_train[target] - 5, batch_size=32, head_epochs=head_epochs,
                        fine_tune_epochs=fine_tune_epochs, unfreeze_from=last_stage, fine_tune_learning_rate=1e-4,
-                       validation_data=(rgb_test[target_test], y_test[target_test] - 5), verbose=1)  # fmt: skip
+                       validation_data=(rgb_test[target_test], y_test[target_test] - 5), verbose=1,
+                       jit_compile=True)  # fmt: skip
     slug = f"{backbone.lower()}_digits5to9"
     print(f"[3/3] Deploying {slug}")
     rows += _deploy(model, slug, rgb_train[target], rgb_test[target_test], y_test[target_test] - 5, output_dir)

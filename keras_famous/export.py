@@ -164,9 +164,16 @@ def _replace(tmp, path):
         shutil.rmtree(backup) if os.path.isdir(backup) else os.remove(backup)
 
 
-def _keras_outputs(model, inputs):
-    outputs = model.predict(inputs, verbose=0)
-    return np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, dtype="float32")
+def _keras_outputs(model, inputs, batch_size=32):
+    """The model's (main) output on `inputs`, computed eagerly in batches: no predict-function tracing."""
+    import keras
+
+    batches = []
+    for start in range(0, len(inputs), batch_size):
+        outputs = model(inputs[start : start + batch_size], training=False)
+        outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        batches.append(keras.ops.convert_to_numpy(keras.ops.cast(outputs, "float32")))
+    return np.concatenate(batches)
 
 
 def _sample_inputs(model, sample_inputs, representative_data):

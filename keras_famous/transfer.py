@@ -36,7 +36,7 @@ def _producer(tensor):
 def _feature_taps(model):
     """{stride: layer index} for a model with a static input size: the feature map at each stride is the
     one the network downsamples from (the input of the last layer that lowers the resolution from it,
-    looking through zero padding), and the model's own output at the final stride."""
+    looking through zero padding), and the last feature map (before any global pooling) at the final stride."""
     height = _spatial(model.inputs[0])[0]
     index = {id(layer): i for i, layer in enumerate(model.layers)}
 
@@ -57,10 +57,15 @@ def _feature_taps(model):
         if isinstance(producer, keras.layers.InputLayer):
             continue
         taps[stride_of(_spatial(source)[0])] = index[id(producer)]
-    last = model.layers[-1]
-    if _spatial(last.output) is not None:
-        taps[stride_of(_spatial(last.output)[0])] = len(model.layers) - 1
+    last = max(i for i, layer in enumerate(model.layers) if _spatial(layer.output) is not None)  # before any pooling
+    taps[stride_of(_spatial(model.layers[last].output)[0])] = last
     return taps
+
+
+def feature_taps(model):
+    """{stride: layer name} of the feature maps `feature_extractor` returns, for a model with a fixed input
+    size: where each stage ends (`unfreeze(model, from_layer=...)` after the stride-16 map trains the last stage)."""
+    return {stride: model.layers[index].name for stride, index in sorted(_feature_taps(model).items())}
 
 
 def _levels(levels, taps):
@@ -175,21 +180,23 @@ def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_s
 
 def fine_tune(model, train_data, validation_data=None, *, head_epochs=5, fine_tune_epochs=5, unfreeze_from=None,
               head_learning_rate=1e-3, fine_tune_learning_rate=1e-5, loss="sparse_categorical_crossentropy",
-              metrics=("accuracy",), verbose="auto", **fit_kwargs):  # fmt: skip
+              metrics=("accuracy",), verbose="auto", jit_compile="auto", **fit_kwargs):  # fmt: skip
     """Two-phase transfer learning on a `classifier(...)` model (or any model whose frozen part is the
     layer "backbone", or the whole model otherwise): `head_epochs` with the backbone frozen, then
     `fine_tune_epochs` with the backbone unfrozen from `unfreeze_from` (BatchNormalization stays frozen).
-    Returns the two Keras History objects (the second is None when fine_tune_epochs=0)."""
+    Returns the two Keras History objects (the second is None when fine_tune_epochs=0). `jit_compile=True`
+    compiles the training step with XLA: on CPU it trains a ResNet-18 at 32x32 about 4x faster than
+    TensorFlow's own kernels, whose filter gradients are slow on 1x1 and 2x2 feature maps."""
     backbone = _backbone_of(model)
     if backbone is not model:
         freeze(backbone)
-    model.compile(keras.optimizers.Adam(head_learning_rate), loss=loss, metrics=list(metrics))
+    model.compile(keras.optimizers.Adam(head_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile)
     fit = dict(validation_data=validation_data, verbose=verbose, **fit_kwargs)
     head = model.fit(train_data, epochs=head_epochs, **fit)
     if not fine_tune_epochs:
         return head, None
     unfreeze(backbone, unfreeze_from)
-    model.compile(keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics))
+    model.compile(keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile)
     tuned = model.fit(train_data, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit)
     return head, tuned
 

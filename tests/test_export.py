@@ -61,16 +61,23 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
 
 
 EXPORTED = [(name, None) for name in keras_famous.list_models()] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
+# (the other variants use the same operations; they round-trip in test_serialization)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, variant", EXPORTED, ids=[f"{n}-{v or 'default'}" for n, v in EXPORTED])
-def test_every_model_exports_to_saved_model_and_float32_tflite(tmp_path, name, variant):
+def test_every_model_round_trips_and_exports_to_saved_model_and_float32_tflite(tmp_path, name, variant):
     model = build_small(name, variant)
-    report = export.export(model, tmp_path / "model.tflite", format="tflite", saved_model_path=tmp_path / "saved_model")
+    images = random_images(model.input_shape[1:], batch=2, seed=4)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_equal(keras.ops.convert_to_numpy(reloaded(images)), keras.ops.convert_to_numpy(model(images)))
+    assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
+    report = export.export(reloaded, tmp_path / "model.tflite", format="tflite", saved_model_path=tmp_path / "saved_model",
+                           sample_inputs=images)  # fmt: skip
     assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
     assert report.saved_model.relative_difference <= 1e-5 and (tmp_path / "saved_model" / "saved_model.pb").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite", "saved_model"]  # no scratch left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", "model.tflite", "saved_model"]  # no scratch left
 
 
 def _trained_on_digits(build, epochs):
