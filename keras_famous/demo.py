@@ -58,7 +58,7 @@ def _evaluate_tflite(runner, images, labels, title):
 def _deploy(model, slug, x_train, x_test, y_test, output_dir):
     """Rows of the table for one Keras model: Keras itself, then each TFLite export."""
     keras_path = os.path.join(output_dir, f"{slug}.keras")
-    model.save(keras_path)
+    keras.Model(model.inputs, model.outputs, name=model.name).save(keras_path)  # uncompiled: no optimizer state
     keras_scores = model.predict(x_test, verbose=0)
     sample = x_test[:1]
     rows = [dict(model=slug, format="keras", accuracy=_accuracy(keras_scores, y_test), size_mb=_size_mb(keras_path),

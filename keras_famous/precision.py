@@ -1,7 +1,11 @@
 """Mixed precision: pick the dtype policy for the hardware at hand.
 
 The builders keep the classifier (and its softmax) in float32 under every policy, so outputs are
-float32 and losses are computed in float32.
+float32 and losses are computed in float32: `FLOAT32_LAYERS` names those layers (LeNet-5's RBF output
+is its "predictions"). Every other layer - LeNet-5's subsampling, AlexNet's LRN, the inception and
+residual branches - computes in the policy's dtype; the tests build every model under mixed_float16,
+mixed_bfloat16 and bfloat16 and find its logits within 1%, 6% and 15% of the float32 model's largest
+logit, so nothing else needs float32.
 """
 
 import logging
@@ -9,6 +13,7 @@ import logging
 import keras
 
 POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
+FLOAT32_LAYERS = ("predictions",)  # the classifier: Dense (or Activation) named "predictions" in every model
 logger = logging.getLogger(__name__)
 
 

@@ -15,8 +15,8 @@ from keras_famous import datasets, export
 def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     out = tmp_path / "demo"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "keras_famous.cli", "demo", "--output", str(out), "--pretrain-epochs", "4",
-               "--head-epochs", "2", "--fine-tune-epochs", "1"]  # fmt: skip
+    command = [sys.executable, "-m", "keras_famous.cli", "demo", "--output", str(out), "--pretrain-epochs", "2",
+               "--head-epochs", "1", "--fine-tune-epochs", "1"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for step in ("[1/3]", "[2/3]", "[3/3]", "| model | format |"):
@@ -32,7 +32,7 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     assert lenet["tflite int8"]["accuracy"] >= lenet["keras"]["accuracy"] - 0.02
     transfer_model = next(model for model, _ in rows if model != "lenet5")
     keras_accuracy = rows[(transfer_model, "keras")]["accuracy"]
-    assert keras_accuracy > 0.45  # 5 classes (chance 0.2), after the short schedule
+    assert keras_accuracy > 0.35  # 5 classes (chance 0.2), after a 2 + 1 + 1 epoch schedule
     assert rows[(transfer_model, "tflite float32")]["accuracy"] == pytest.approx(keras_accuracy, abs=0.005)
     for model in ("lenet5", transfer_model):
         assert rows[(model, "tflite int8")]["size_mb"] < 0.4 * rows[(model, "tflite float32")]["size_mb"]

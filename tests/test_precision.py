@@ -39,8 +39,6 @@ def test_resnet18_under_mixed_policy_stays_close_and_trains(policy):
     assert np.isfinite(history.history["loss"][0])
 
 
-# Layers computed in float32 under every policy (documented in keras_famous.precision).
-FLOAT32_LAYERS = {"predictions"}
 POLICY_TOLERANCES = {"mixed_float16": 1e-2, "mixed_bfloat16": 6e-2, "bfloat16": 1.5e-1}  # of the logits' magnitude
 EVERY_MODEL = [(name, keras_famous.registry.get_spec(name).default_variant) for name in keras_famous.list_models()]
 
@@ -65,7 +63,7 @@ def test_every_model_computes_in_the_policy_dtype_with_float32_outputs(name, var
         model.set_weights(weights)
         compute = "float16" if policy == "mixed_float16" else "bfloat16"
         for layer in model.layers[1:]:
-            wanted = "float32" if layer.name in FLOAT32_LAYERS else compute
+            wanted = "float32" if layer.name in precision.FLOAT32_LAYERS else compute
             assert layer.compute_dtype == wanted, (policy, layer.name, layer.compute_dtype)
         outputs = _main(model(images, training=False))
         assert outputs.dtype == np.float32 and np.all(np.isfinite(outputs))
