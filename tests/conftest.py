@@ -52,3 +52,9 @@ def build_small(name, variant=None, **kwargs):
             if "input" not in str(error):
                 raise
     raise AssertionError(f"no small input size for {name}")
+
+
+# Models whose default variant test_export round-trips through .keras and exports (one per family and
+# the layouts with their own operations); test_serialization round-trips every other variant.
+EXPORTED_MODELS = ("LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "GoogLeNet", "ResNet18", "ResNet50V2", "ResNeXt50",
+                   "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121", "SqueezeNet1_1")

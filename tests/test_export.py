@@ -6,7 +6,7 @@ import pytest
 
 import keras_famous
 from keras_famous import datasets, export, transfer
-from conftest import build_small, random_images
+from conftest import EXPORTED_MODELS, build_small, random_images
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +62,7 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
 
 # One model per family and the layouts with their own operations (the sweep over every model passed in
 # CI on 2026-11-24 but costs ~14 min of CPU; the other models use the same operations).
-EXPORTED = [(name, None) for name in ("LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "GoogLeNet", "ResNet18",
-            "ResNet50V2", "ResNeXt50", "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121",
-            "SqueezeNet1_1")] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]  # fmt: skip
+EXPORTED = [(name, None) for name in EXPORTED_MODELS] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
 
 
 @pytest.mark.slow
