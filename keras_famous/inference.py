@@ -40,7 +40,7 @@ def _arguments(node):
     return keras.tree.flatten(node.arguments.args) + keras.tree.flatten(node.arguments.kwargs)
 
 
-def _consumers(model, nodes):
+def _consumers(nodes):
     counts = {}
     for node in nodes.values():
         for tensor in _arguments(node):
@@ -51,7 +51,7 @@ def _consumers(model, nodes):
 
 def _foldable_pairs(model, nodes):
     """{id(conv): bn} for each convolution whose only consumer is a BatchNormalization on the channels axis."""
-    consumers = _consumers(model, nodes)
+    consumers = _consumers(nodes)
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization) or layer.axis not in (-1, 3):
