@@ -184,6 +184,14 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_bench(args):
+    _quiet_tensorflow()
+    from . import benchmark
+
+    benchmark.main_from_args(args)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-famous", description="The famous CNNs as Keras applications.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +234,11 @@ def build_parser():
     p_demo.add_argument("--head-epochs", type=int, default=4)
     p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
     p_demo.set_defaults(func=cmd_demo)
+    p_bench = sub.add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
+    from .benchmark import add_arguments
+
+    add_arguments(p_bench)
+    p_bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,475 @@
+"""Side-by-side speed of keras_famous and the engines users would pick instead, in one run.
+
+`run(models, batches, engines)` times every engine on random images at the model's input size (speed
+does not depend on weight values, so every engine runs random weights), each engine in its own
+subprocess: a fresh process gives each its own peak memory and keeps PyTorch/timm away from TensorFlow.
+Latency is per call of one batch, measured after `warmup` calls (XLA compiles there) over `repeats`
+calls: the median, and the spread as the interquartile range. `ratio_to_keras_famous` is the engine's
+images/s over the "keras_famous" engine's (above 1: faster than our default path). GFLOP/s counts two
+FLOPs per multiply-add of the registry's graph count, next to a matmul peak measured in the same run.
+
+`build_times(models)` times what users pay on every start: building the Functional graph (against
+keras.applications' build of the same network), loading a `.weights.h5`, and converting a torchvision/timm
+safetensors checkpoint where the model has one.
+
+Engines (`ENGINES`): our default inference path (`inference.predictor`: BatchNormalization folded, XLA),
+`model.predict`, eager calls, `tf.function` with and without XLA, keras.applications' same network
+(tf.function, and XLA), torchvision/timm on PyTorch CPU, and our TFLite export (float32, float16, int8)
+under the LiteRT interpreter (XNNPACK).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+ENGINES = {
+    "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, XLA)",
+    "keras_famous/predict": "model.predict (Keras' default; no XLA on a CPU-only machine)",
+    "keras_famous/eager": "model(x) called eagerly",
+    "keras_famous/function": "tf.function(model)",
+    "keras_famous/xla": "tf.function(model, jit_compile=True)",
+    "keras.applications": "keras.applications' same network, tf.function",
+    "keras.applications/xla": "keras.applications' same network, tf.function with jit_compile",
+    "torch": "torchvision / timm on PyTorch CPU (eval, inference_mode, channels_last)",
+    "tflite/float32": "our TFLite export under LiteRT (XNNPACK)",
+    "tflite/float16": "our float16-weight TFLite export under LiteRT",
+    "tflite/int8": "our full-integer int8 TFLite export under LiteRT",
+}
+RECORD_KEYS = ("engine", "images_per_s", "latency_ms_median", "latency_ms_spread", "peak_mem_mb", "ratio_to_keras_famous")
+
+
+@dataclass
+class Record:
+    model: str
+    batch: int
+    engine: str
+    images_per_s: Optional[float] = None
+    latency_ms_median: Optional[float] = None
+    latency_ms_spread: Optional[float] = None
+    peak_mem_mb: Optional[float] = None
+    ratio_to_keras_famous: Optional[float] = None
+    gflops_per_s: Optional[float] = None
+    note: str = ""
+
+
+def _peers(name):
+    """(keras.applications name or None, (library, model) of a torchvision/timm reference or None)."""
+    from . import registry
+
+    spec = registry.get_spec(name)
+    default, _ = spec.variant(None)
+    variants = [spec.variants[default]] + [v for key, v in spec.variants.items() if key != default]
+    references = [ref for variant in variants for ref in variant.references]
+    keras_name = next((ref.model for ref in references if ref.library == "keras.applications"), None)
+    torch_ref = next(((ref.library, ref.model) for ref in references if ref.library in ("torchvision", "timm")), None)
+    return keras_name, torch_ref
+
+
+def _input_side(name, input_size):
+    from . import registry
+
+    return input_size or registry.get_spec(name).input_shape[0]
+
+
+def _summary(latencies_ms, batch):
+    latencies = np.asarray(latencies_ms, dtype="float64")
+    median = float(np.median(latencies))
+    spread = float(np.percentile(latencies, 75) - np.percentile(latencies, 25))
+    return {"latency_ms_median": median, "latency_ms_spread": spread, "images_per_s": batch * 1000.0 / median}
+
+
+def _time(call, images, warmup, repeats):
+    latencies = []
+    for step in range(warmup + repeats):
+        start = time.perf_counter()
+        call(images)
+        if step >= warmup:
+            latencies.append(1000 * (time.perf_counter() - start))
+    return latencies
+
+
+# ---------------------------------------------------------------------------------------------------
+# workers: each engine's timing, run in a fresh process
+
+
+def _keras_callable(engine, name, side):
+    import keras
+    import tensorflow as tf
+
+    from . import inference, registry
+
+    spec = registry.get_spec(name)
+    shape = (side, side, spec.input_shape[2])
+    if engine.startswith("keras.applications"):
+        keras_name, _ = _peers(name)
+        model = getattr(keras.applications, keras_name)(weights=None, input_shape=shape)
+    else:
+        model = registry.build_variant(name, None, input_shape=shape)
+    if engine == "keras_famous":
+        return inference.predictor(model), model
+    if engine == "keras_famous/predict":
+        return (lambda x: model.predict(x, batch_size=len(x), verbose=0)), model
+    if engine == "keras_famous/eager":
+        return (lambda x: model(x, training=False).numpy()), model
+    function = tf.function(lambda x: model(x, training=False), jit_compile=engine.endswith("xla"))
+    return (lambda x: function(tf.convert_to_tensor(x)).numpy()), model
+
+
+def _tflite_callable(engine, name, side, batch, directory):
+    from . import export, registry
+
+    spec = registry.get_spec(name)
+    model = registry.build_variant(name, None, input_shape=(side, side, spec.input_shape[2]))
+    quantize = {"tflite/float32": None, "tflite/float16": "float16", "tflite/int8": "int8"}[engine]
+    calibration = np.random.default_rng(1).uniform(-1, 1, (8, side, side, spec.input_shape[2])).astype("float32")
+    path = os.path.join(directory, "model.tflite")
+    # random weights: int8 top-1 agreement on random logits says nothing, the tests prove parity
+    export.export(model, path, format="tflite", quantize=quantize, representative_data=calibration, verify=False)
+    runner = export.TFLiteModel(path, num_threads=os.cpu_count())
+    return (lambda x: runner(x, batch_size=len(x))), model
+
+
+def _worker(engine, name, batch, side, warmup, repeats):
+    if engine == "matmul":
+        return {"gflops": _matmul_peak()}
+    from . import analysis, registry
+
+    channels = registry.get_spec(name).input_shape[2]
+    images = np.random.default_rng(0).uniform(-1, 1, (batch, side, side, channels)).astype("float32")
+    with tempfile.TemporaryDirectory() as directory:
+        if engine.startswith("tflite/"):
+            call, model = _tflite_callable(engine, name, side, batch, directory)
+        else:
+            call, model = _keras_callable(engine, name, side)
+        latencies = _time(call, images, warmup, repeats)
+    macs = analysis.macs(model)  # the network as built (before any inference rewrite)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs}
+
+
+def _matmul_peak(n=2048, repeats=10):
+    """The machine's float32 GFLOP/s on an n x n matmul (TensorFlow, all cores), best of `repeats`."""
+    import tensorflow as tf
+
+    a = tf.random.uniform((n, n))
+    b = tf.random.uniform((n, n))
+    matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
+    matmul()
+    best = min(_time(lambda _: matmul().numpy(), None, 1, repeats))
+    return 2 * n**3 / (best / 1000) / 1e9
+
+
+def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
+    if engine == "torch":
+        _, (library, model_name) = _peers(name)
+        script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
+        command = [sys.executable, script, library, model_name, str(batch), str(side), str(warmup), str(repeats)]
+    else:
+        command = [sys.executable, "-m", "keras_famous.benchmark", "--worker", engine, name, str(batch), str(side),
+                   str(warmup), str(repeats)]  # fmt: skip
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise RuntimeError(f"engine {engine} on {name} failed: {' | '.join(tail)}")
+    return json.loads(lines[-1])
+
+
+# ---------------------------------------------------------------------------------------------------
+# the side-by-side run
+
+
+def _unavailable(name, engine):
+    keras_name, torch_ref = _peers(name)
+    if engine.startswith("keras.applications") and keras_name is None:
+        return "keras.applications has no such network"
+    if engine == "torch":
+        if torch_ref is None:
+            return "neither torchvision nor timm has it"
+        try:
+            import importlib.util
+
+            if importlib.util.find_spec("torch") is None:
+                return "PyTorch is not installed (pip install keras-famous[test])"
+        except ImportError:
+            return "PyTorch is not installed"
+    return ""
+
+
+def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=None, timeout=1800, progress=print):
+    """Records (see `Record`) of every engine on every model and batch size, one subprocess each."""
+    from . import registry
+
+    engines = list(engines or ENGINES)
+    unknown = [engine for engine in engines if engine not in ENGINES]
+    if unknown:
+        raise ValueError(f"Unknown `engines` {unknown}; choose from {', '.join(ENGINES)}.")
+    names = [registry.get_spec(name).name for name in models]
+    records = []
+    for name in names:
+        side = _input_side(name, input_size)
+        for batch in batches:
+            if batch < 1:
+                raise ValueError(f"`batches` must be positive integers; received {batch!r}.")
+            group, macs = [], None
+            for engine in engines:
+                record = Record(model=name, batch=batch, engine=engine)
+                record.note = _unavailable(name, engine)
+                if not record.note:
+                    progress(f"  {name} batch {batch}: {engine} ...")
+                    result = _run_worker(engine, name, batch, side, warmup, repeats, timeout)
+                    for key, value in _summary(result["latencies_ms"], batch).items():
+                        setattr(record, key, value)
+                    record.peak_mem_mb = result["peak_mem_mb"]
+                    macs = result.get("macs", macs)
+                group.append(record)
+            base = next((r for r in group if r.engine == "keras_famous" and r.images_per_s), None)
+            for record in group:
+                if record.images_per_s:
+                    record.ratio_to_keras_famous = record.images_per_s / base.images_per_s if base else None
+                    record.gflops_per_s = 2 * macs * record.images_per_s / 1e9 if macs else None
+            records.extend(group)
+    return records
+
+
+def machine():
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import keras
+    import tensorflow as tf
+
+    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
+    try:
+        import ai_edge_litert
+
+        versions["ai-edge-litert"] = getattr(ai_edge_litert, "__version__", "installed")
+    except ImportError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), **versions,
+            "date": datetime.date.today().isoformat()}  # fmt: skip
+
+
+def _fmt(value, digits=1):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(records, peak_gflops=None, machine_info=None):
+    lines = []
+    if machine_info:
+        lines.append(f"Measured {machine_info['date']} on {machine_info['cpu']} ({machine_info['cores']} cores), "
+                     f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
+                     + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else "."))  # fmt: skip
+        lines.append("")
+    lines.append("| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |")
+    lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in records:
+        if r.note:
+            lines.append(f"| {r.model} | {r.batch} | {r.engine} | - | - | - | - | {r.note} |")
+            continue
+        share = f" ({100 * r.gflops_per_s / peak_gflops:.0f}%)" if peak_gflops and r.gflops_per_s else ""
+        lines.append(f"| {r.model} | {r.batch} | {r.engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
+                     f"± {_fmt(r.latency_ms_spread, 2)} | {_fmt(r.peak_mem_mb, 0)} | {_fmt(r.ratio_to_keras_famous, 2)}x "
+                     f"| {_fmt(r.gflops_per_s)}{share} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plot(records, path):
+    """Images/s per engine, one group of bars per model and batch size."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as error:
+        raise ImportError("The plot needs matplotlib: `pip install keras-famous[demo]`.") from error
+    groups = list(dict.fromkeys((r.model, r.batch) for r in records))
+    engines = list(dict.fromkeys(r.engine for r in records if r.images_per_s))
+    figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(groups) * max(1, len(engines)) / 4), 4))
+    width = 0.8 / max(1, len(engines))
+    for index, engine in enumerate(engines):
+        values = [next((r.images_per_s or 0 for r in records if (r.model, r.batch) == g and r.engine == engine), 0)
+                  for g in groups]  # fmt: skip
+        axis.bar(np.arange(len(groups)) + index * width, values, width, label=engine)
+    axis.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
+    axis.set_xticklabels([f"{model}\nbatch {batch}" for model, batch in groups])
+    axis.set_ylabel("images / s")
+    axis.set_title("Inference throughput per engine (higher is better)")
+    axis.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    _atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def _atomic_write(path, write):
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=directory, suffix=".partial")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+
+    _atomic_write(path, write)
+
+
+# ---------------------------------------------------------------------------------------------------
+# start-up costs: building and loading weights
+
+
+@dataclass
+class BuildRecord:
+    model: str
+    variant: str
+    build_s: float
+    keras_applications_build_s: Optional[float]
+    load_weights_s: float
+    convert_s: Optional[float]
+    note: str = ""
+
+
+def build_times(models=None, progress=print):
+    """BuildRecords of `models` (default: the whole catalog, default variants)."""
+    import keras
+
+    from . import convert, registry
+
+    names = [registry.get_spec(name).name for name in (models or registry.list_models())]
+    registry.build_variant("LeNet5")  # one-off start-up costs of the first Keras model are no model's
+    records = []
+    with tempfile.TemporaryDirectory() as directory:
+        for name in names:
+            progress(f"  building {name} ...")
+            keras_name, torch_ref = _peers(name)
+            keras.backend.clear_session()
+            start = time.perf_counter()
+            model = registry.build_variant(name)
+            build_s = time.perf_counter() - start
+            keras_s = None
+            if keras_name:
+                keras.backend.clear_session()
+                start = time.perf_counter()
+                getattr(keras.applications, keras_name)(weights=None)
+                keras_s = time.perf_counter() - start
+            weights_path = os.path.join(directory, "model.weights.h5")
+            model.save_weights(weights_path, overwrite=True)
+            start = time.perf_counter()
+            model.load_weights(weights_path)
+            load_s = time.perf_counter() - start
+            convert_s, note = None, ""
+            torch_variant = _torch_variant(name)
+            if torch_ref and torch_variant and not _unavailable(name, "torch"):
+                checkpoint = os.path.join(directory, "reference.safetensors")
+                script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
+                subprocess.run([sys.executable, script, *torch_ref, "1", "32", "0", "0", "--checkpoint", checkpoint],
+                               check=True, capture_output=True)  # fmt: skip
+                target = registry.build_variant(name, torch_variant)
+                start = time.perf_counter()
+                convert.load_file(target, checkpoint, name, torch_variant)
+                convert_s = time.perf_counter() - start
+                note = f"convert: {torch_ref[0]} {torch_ref[1]} -> variant {torch_variant}"
+            records.append(BuildRecord(name, registry.get_spec(name).variant(None)[0], build_s, keras_s, load_s, convert_s, note))
+    return records
+
+
+def _torch_variant(name):
+    from . import registry
+
+    spec = registry.get_spec(name)
+    return next((key for key, v in spec.variants.items() if any(r.library in ("torchvision", "timm") for r in v.references)), None)
+
+
+def build_markdown(records):
+    lines = ["| model | build s | keras.applications build s | load .weights.h5 s | convert torch s |",
+             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in records:
+        lines.append(f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {r.load_weights_s:.2f} "
+                     f"| {_fmt(r.convert_s, 2)} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------
+# command line (also `keras-famous bench`)
+
+
+def add_arguments(parser):
+    parser.add_argument("models", nargs="+", help="catalog names (ResNet50 InceptionV3 ...)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
+    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, from: {', '.join(ENGINES)}")
+    parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--json", default=None, help="write the records here")
+    parser.add_argument("--markdown", default=None, help="write the Markdown table here")
+    parser.add_argument("--png", default=None, help="write a throughput plot here")
+    parser.add_argument("--build", action="store_true", help="also time building and weights loading of the models")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+def main_from_args(args):
+    outputs = [p for p in (args.json, args.markdown, args.png) if p]
+    existing = [p for p in outputs if os.path.exists(p)]
+    if existing and not args.force:
+        raise SystemExit(f"error: {', '.join(existing)} exists; pass --force to overwrite.")
+    engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
+    info = machine()
+    peak = _run_worker("matmul", args.models[0], 1, 1, 0, 0, 600)["gflops"]
+    print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peak:,.0f} GFLOP/s", flush=True)
+    records = run(args.models, args.batch, engines, args.warmup, args.repeats, args.input_size,
+                  progress=lambda text: print(text, flush=True))  # fmt: skip
+    table = markdown(records, peak, info)
+    builds = build_times(args.models, progress=lambda text: print(text, flush=True)) if args.build else []
+    if builds:
+        table += "\n" + build_markdown(builds)
+    print(table)
+    if args.json:
+        document = {"machine": info, "matmul_peak_gflops": peak, "records": [asdict(r) for r in records],
+                    "build": [asdict(b) for b in builds]}  # fmt: skip
+        write_text(args.json, json.dumps(document, indent=1) + "\n")
+    if args.markdown:
+        write_text(args.markdown, table)
+    if args.png:
+        plot(records, args.png)
+    return records
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        engine, name = argv[1], argv[2]
+        batch, side, warmup, repeats = (int(value) for value in argv[3:7])
+        print(json.dumps(_worker(engine, name, batch, side, warmup, repeats)))
+        return
+    parser = argparse.ArgumentParser(prog="keras-famous bench", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    main_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

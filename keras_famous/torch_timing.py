@@ -1,0 +1,51 @@
+"""Times a torchvision / timm model on PyTorch CPU for `keras_famous.benchmark`: `python torch_timing.py
+LIBRARY MODEL BATCH SIDE WARMUP REPEATS [--checkpoint PATH]`, printing one JSON line (latencies in ms,
+peak resident memory). A standalone script run in a subprocess (timm must not be imported into a process
+that already imported TensorFlow), so it imports neither keras_famous nor TensorFlow.
+
+The model runs as PyTorch users run it fast on CPU: `eval()`, `torch.inference_mode()`, channels-last
+memory format (oneDNN's preferred layout), random weights (speed does not depend on their values).
+With `--checkpoint`, the random state dict is also saved there as safetensors (for conversion timing).
+"""
+
+import json
+import resource
+import sys
+import time
+
+
+def build(library, model_name):
+    if library == "timm":
+        import timm
+
+        return timm.create_model(model_name, pretrained=False)
+    import torchvision
+
+    options = {"aux_logits": False, "init_weights": False} if model_name in ("googlenet", "inception_v3") else {}
+    return torchvision.models.get_model(model_name, weights=None, **options)
+
+
+def main(argv):
+    import torch
+
+    library, model_name = argv[0], argv[1]
+    batch, side, warmup, repeats = (int(value) for value in argv[2:6])
+    model = build(library, model_name).eval().to(memory_format=torch.channels_last)
+    if "--checkpoint" in argv:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, argv[argv.index("--checkpoint") + 1])
+    images = torch.randn(batch, 3, side, side).contiguous(memory_format=torch.channels_last)
+    latencies = []
+    with torch.inference_mode():
+        for step in range(warmup + repeats):
+            start = time.perf_counter()
+            model(images)
+            if step >= warmup:
+                latencies.append(1000 * (time.perf_counter() - start))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_mb, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
