@@ -126,18 +126,17 @@ def _keras_callable(engine, name, side):
     return (lambda x: function(tf.convert_to_tensor(x)).numpy()), model
 
 
-def _tflite_callable(engine, name, side, batch, directory):
-    from . import export, registry
+def _export_tflite(engine, name, side, path):
+    """Writes our TFLite export for `engine` to `path`; returns the graph's multiply-adds."""
+    from . import analysis, export, registry
 
-    spec = registry.get_spec(name)
-    model = registry.build_variant(name, None, input_shape=(side, side, spec.input_shape[2]))
+    channels = registry.get_spec(name).input_shape[2]
+    model = registry.build_variant(name, None, input_shape=(side, side, channels))
     quantize = {"tflite/float32": None, "tflite/float16": "float16", "tflite/int8": "int8"}[engine]
-    calibration = np.random.default_rng(1).uniform(-1, 1, (8, side, side, spec.input_shape[2])).astype("float32")
-    path = os.path.join(directory, "model.tflite")
-    # random weights: int8 top-1 agreement on random logits says nothing, the tests prove parity
+    calibration = np.random.default_rng(1).uniform(-1, 1, (8, side, side, channels)).astype("float32")
+    # random weights: int8 top-1 agreement on random logits says nothing; the tests prove parity
     export.export(model, path, format="tflite", quantize=quantize, representative_data=calibration, verify=False)
-    runner = export.TFLiteModel(path, num_threads=os.cpu_count())
-    return (lambda x: runner(x, batch_size=len(x))), model
+    return analysis.macs(model)
 
 
 def _worker(engine, name, batch, side, warmup, repeats):
@@ -147,12 +146,8 @@ def _worker(engine, name, batch, side, warmup, repeats):
 
     channels = registry.get_spec(name).input_shape[2]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, side, side, channels)).astype("float32")
-    with tempfile.TemporaryDirectory() as directory:
-        if engine.startswith("tflite/"):
-            call, model = _tflite_callable(engine, name, side, batch, directory)
-        else:
-            call, model = _keras_callable(engine, name, side)
-        latencies = _time(call, images, warmup, repeats)
+    call, model = _keras_callable(engine, name, side)
+    latencies = _time(call, images, warmup, repeats)
     macs = analysis.macs(model)  # the network as built (before any inference rewrite)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs}
@@ -171,6 +166,14 @@ def _matmul_peak(n=2048, repeats=10):
 
 
 def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
+    if engine.startswith("tflite/"):  # exported by TensorFlow, timed in a process holding only LiteRT
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "model.tflite")
+            macs = _subprocess_json([sys.executable, "-m", "keras_famous.benchmark", "--export", engine, name,
+                                     str(side), path], engine, name, timeout)["macs"]  # fmt: skip
+            script = os.path.join(os.path.dirname(__file__), "litert.py")
+            timed = _subprocess_json([sys.executable, script, path, str(batch), str(warmup), str(repeats)], engine, name, timeout)
+        return {**timed, "macs": macs}
     if engine == "torch":
         _, (library, model_name) = _peers(name)
         script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
@@ -178,6 +181,10 @@ def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
     else:
         command = [sys.executable, "-m", "keras_famous.benchmark", "--worker", engine, name, str(batch), str(side),
                    str(warmup), str(repeats)]  # fmt: skip
+    return _subprocess_json(command, engine, name, timeout)
+
+
+def _subprocess_json(command, engine, name, timeout):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -461,6 +468,10 @@ def main_from_args(args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--export":
+        engine, name, side, path = argv[1], argv[2], int(argv[3]), argv[4]
+        print(json.dumps({"macs": _export_tflite(engine, name, side, path)}))
+        return
     if argv and argv[0] == "--worker":
         engine, name = argv[1], argv[2]
         batch, side, warmup, repeats = (int(value) for value in argv[3:7])

@@ -33,6 +33,8 @@ from typing import Optional
 
 import numpy as np
 
+from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
+
 FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 TOLERANCES = {("saved_model", None): 1e-5, ("tflite", None): 1e-4, ("tflite", "float16"): 2e-2, ("tflite", "dynamic"): 1e-1}
@@ -104,46 +106,6 @@ def _tflite_bytes(saved_model_dir, quantize, representative_data):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     return converter.convert()
-
-
-class TFLiteModel:
-    """A TFLite file (or flatbuffer bytes) loaded once in the LiteRT interpreter (XNNPACK on CPU, with
-    `num_threads` threads; None lets LiteRT choose). Calling it runs float `inputs` `batch_size` images
-    per invoke (the input tensor is resized to the batch), quantizing and dequantizing int8 inputs and
-    outputs with the model's own scale and zero point."""
-
-    def __init__(self, model_path_or_bytes, num_threads=None):
-        from ai_edge_litert.interpreter import Interpreter
-
-        if isinstance(model_path_or_bytes, (bytes, bytearray)):
-            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
-        else:
-            self.interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
-        self.source = self.interpreter.get_input_details()[0]
-        self.target = self.interpreter.get_output_details()[0]
-
-    def _invoke(self, x):
-        if self.source["shape"][0] != len(x):
-            self.interpreter.resize_tensor_input(self.source["index"], [len(x), *x.shape[1:]])
-            self.interpreter.allocate_tensors()
-            self.source = self.interpreter.get_input_details()[0]
-            self.target = self.interpreter.get_output_details()[0]
-        source, target = self.source, self.target
-        if source["dtype"] == np.int8:
-            scale, zero = source["quantization"]
-            x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
-        self.interpreter.set_tensor(source["index"], x)
-        self.interpreter.invoke()
-        y = self.interpreter.get_tensor(target["index"])
-        if target["dtype"] == np.int8:
-            scale, zero = target["quantization"]
-            y = scale * (y.astype("float32") - zero)
-        return y
-
-    def __call__(self, inputs, batch_size=1):
-        inputs = np.asarray(inputs, dtype="float32")
-        return np.concatenate([self._invoke(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
 
 
 def run_tflite(model_path_or_bytes, inputs):
