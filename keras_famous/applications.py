@@ -212,6 +212,19 @@ def make_builder(model_name, build, *, options, doc, options_doc="", default_cla
     return builder
 
 
+def fixed_layout_builder(model_name, *, layout, contract, backbone, top, doc, layout_doc):
+    """The builder of a model with one layout (`variant=layout` the only choice) and a backbone that
+    takes no options: Xception, Inception-ResNet-v2."""
+
+    def build(app_args, variant):
+        check_variant(model_name, variant, (layout,))
+        return build_application(model_name, contract=contract, backbone=backbone, top=top,
+                                 weights_key=f"{model_name}/{variant}", **app_args)  # fmt: skip
+
+    options_doc = f'        variant: "{layout}" ({layout_doc}).\n'
+    return make_builder(model_name, build, options={"variant": layout}, doc=doc, options_doc=options_doc)
+
+
 def check_aux_logits(model_name, aux_logits, include_top):
     if aux_logits and not include_top:
         raise ValueError(

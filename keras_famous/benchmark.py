@@ -396,7 +396,9 @@ def build_times(models=None, progress=print):
                 script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
                 subprocess.run([sys.executable, script, *torch_ref, "1", "32", "0", "0", "--checkpoint", checkpoint],
                                check=True, capture_output=True)  # fmt: skip
-                target = registry.build_variant(name, torch_variant)
+                # the reference runs without auxiliary heads (torch_timing.py), so the target too
+                no_aux = {"aux_logits": False} if "aux_logits" in registry.get_spec(name).variants[torch_variant].kwargs else {}
+                target = registry.build_variant(name, torch_variant, **no_aux)
                 start = time.perf_counter()
                 convert.load_file(target, checkpoint, name, torch_variant)
                 convert_s = time.perf_counter() - start
@@ -426,7 +428,7 @@ def build_markdown(records):
 
 
 def add_arguments(parser):
-    parser.add_argument("models", nargs="+", help="catalog names (ResNet50 InceptionV3 ...)")
+    parser.add_argument("models", nargs="+", help="catalog names (ResNet50 InceptionV3 ...), or all")
     parser.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
@@ -436,6 +438,7 @@ def add_arguments(parser):
     parser.add_argument("--markdown", default=None, help="write the Markdown table here")
     parser.add_argument("--png", default=None, help="write a throughput plot here")
     parser.add_argument("--build", action="store_true", help="also time building and weights loading of the models")
+    parser.add_argument("--build-only", action="store_true", help="only time building and weights loading")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
@@ -444,26 +447,36 @@ def main_from_args(args):
     existing = [p for p in outputs if os.path.exists(p)]
     if existing and not args.force:
         raise SystemExit(f"error: {', '.join(existing)} exists; pass --force to overwrite.")
+    from . import registry
+
+    models = registry.list_models() if [m.lower() for m in args.models] == ["all"] else args.models
     engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
     info = machine()
-    peak = _run_worker("matmul", args.models[0], 1, 1, 0, 0, 600)["gflops"]
-    print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peak:,.0f} GFLOP/s", flush=True)
-    records = run(args.models, args.batch, engines, args.warmup, args.repeats, args.input_size,
-                  progress=lambda text: print(text, flush=True))  # fmt: skip
-    table = markdown(records, peak, info)
-    builds = build_times(args.models, progress=lambda text: print(text, flush=True)) if args.build else []
-    if builds:
-        table += "\n" + build_markdown(builds)
+    records, peak, table = [], None, ""
+    if not args.build_only:
+        peak = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
+        print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peak:,.0f} GFLOP/s", flush=True)
+        records = run(models, args.batch, engines, args.warmup, args.repeats, args.input_size,
+                      progress=lambda text: print(text, flush=True))  # fmt: skip
+        table = markdown(records, peak, info)
+    _write_outputs(args, info, peak, records, [], table)  # kept even if the build timing below fails
+    if args.build or args.build_only:
+        builds = build_times(models, progress=lambda text: print(text, flush=True))
+        table += ("\n" if table else "") + build_markdown(builds)
+        _write_outputs(args, info, peak, records, builds, table)
     print(table)
+    return records
+
+
+def _write_outputs(args, info, peak, records, builds, table):
     if args.json:
         document = {"machine": info, "matmul_peak_gflops": peak, "records": [asdict(r) for r in records],
                     "build": [asdict(b) for b in builds]}  # fmt: skip
         write_text(args.json, json.dumps(document, indent=1) + "\n")
     if args.markdown:
         write_text(args.markdown, table)
-    if args.png:
+    if args.png and records:
         plot(records, args.png)
-    return records
 
 
 def main(argv=None):

@@ -48,7 +48,8 @@ from typing import Tuple
 from keras import layers
 
 from ..applications import (
-    InputContract, build_application, check_aux_input, check_aux_logits, check_variant, make_builder,
+    InputContract, build_application, check_aux_input, check_aux_logits, check_variant, fixed_layout_builder,
+    make_builder,
 )  # fmt: skip
 from ..blocks import average_pool_top, classifier
 from ..layers import ScaledResidual
@@ -400,18 +401,10 @@ def _irv2_backbone(x):
     return layers.Activation("relu", name="conv_7b_ac")(x)
 
 
-def _build_irv2(app_args, variant):
-    check_variant("InceptionResNetV2", variant, ("keras",))
-    return build_application(
-        "InceptionResNetV2", contract=V3_CONTRACT, backbone=_irv2_backbone, top=average_pool_top,
-        weights_key=f"InceptionResNetV2/{variant}", **app_args,
-    )  # fmt: skip
-
-
-InceptionResNetV2 = make_builder(
-    "InceptionResNetV2", _build_irv2, options={"variant": "keras"}, doc=__doc__,
-    options_doc="        variant: \"keras\" (keras.applications' layout).\n",
-)  # fmt: skip
+InceptionResNetV2 = fixed_layout_builder(
+    "InceptionResNetV2", layout="keras", contract=V3_CONTRACT, backbone=_irv2_backbone, top=average_pool_top,
+    doc=__doc__, layout_doc="keras.applications' layout",
+)
 
 KERAS_ACC = "Keras pretrained table (keras.io/api/applications)"
 

@@ -13,7 +13,7 @@ automatic names), so the graphs match layer for layer.
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
+from ..applications import InputContract, fixed_layout_builder
 from ..blocks import average_pool_top
 from ..spec import ModelSpec, Reference, Variant
 
@@ -62,18 +62,10 @@ def _backbone(x):
     return x
 
 
-def _build(app_args, variant):
-    check_variant("Xception", variant, ("keras",))
-    return build_application(
-        "Xception", contract=CONTRACT, backbone=_backbone, top=average_pool_top,
-        weights_key=f"Xception/{variant}", **app_args,
-    )  # fmt: skip
-
-
-Xception = make_builder(
-    "Xception", _build, options={"variant": "keras"}, doc=__doc__,
-    options_doc="        variant: \"keras\" (keras.applications' layout).\n",
-)  # fmt: skip
+Xception = fixed_layout_builder(
+    "Xception", layout="keras", contract=CONTRACT, backbone=_backbone, top=average_pool_top, doc=__doc__,
+    layout_doc="keras.applications' layout",
+)
 
 SPECS = (
     ModelSpec(
