@@ -23,7 +23,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
+
+from .litert import peak_resident_mb
 
 ENGINES = {
     "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, XLA)",
@@ -149,7 +150,7 @@ def _worker(engine, name, batch, side, warmup, repeats):
     call, model = _keras_callable(engine, name, side)
     latencies = _time(call, images, warmup, repeats)
     macs = analysis.macs(model)  # the network as built (before any inference rewrite)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_resident_mb()
     return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs}
 
 

@@ -9,9 +9,10 @@ With `--checkpoint`, the random state dict is also saved there as safetensors (f
 """
 
 import json
-import resource
 import sys
 import time
+
+from litert import peak_resident_mb  # this script's folder is sys.path[0]
 
 
 def build(library, model_name):
@@ -43,8 +44,7 @@ def main(argv):
             model(images)
             if step >= warmup:
                 latencies.append(1000 * (time.perf_counter() - start))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_mb, "threads": torch.get_num_threads()}))
+    print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb(), "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":

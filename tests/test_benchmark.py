@@ -44,7 +44,7 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
     assert [r["engine"] for r in records] == engines.split(",")
     for record in records:
         assert set(benchmark.RECORD_KEYS) <= set(record)
-        assert record["images_per_s"] > 0 and record["latency_ms_median"] > 0 and record["peak_mem_mb"] > 100
+        assert record["images_per_s"] > 0 and record["latency_ms_median"] > 0 and record["peak_mem_mb"] > 10
         assert record["latency_ms_spread"] >= 0 and record["gflops_per_s"] > 0
         assert record["images_per_s"] == pytest.approx(2000 / record["latency_ms_median"])
     base = records[0]["images_per_s"]
