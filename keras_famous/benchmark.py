@@ -206,13 +206,10 @@ def _unavailable(name, engine):
     if engine == "torch":
         if torch_ref is None:
             return "neither torchvision nor timm has it"
-        try:
-            import importlib.util
+        import importlib.util
 
-            if importlib.util.find_spec("torch") is None:
-                return "PyTorch is not installed (pip install keras-famous[test])"
-        except ImportError:
-            return "PyTorch is not installed"
+        if importlib.util.find_spec("torch") is None:
+            return "PyTorch is not installed (pip install keras-famous[test])"
     return ""
 
 
