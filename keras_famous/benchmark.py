@@ -4,9 +4,10 @@
 does not depend on weight values, so every engine runs random weights), each engine in its own
 subprocess: a fresh process gives each its own peak memory and keeps PyTorch/timm away from TensorFlow.
 Latency is per call of one batch, measured after `warmup` calls (XLA compiles there) over `repeats`
-calls: the median, and the spread as the interquartile range. `ratio_to_keras_famous` is the engine's
-images/s over the "keras_famous" engine's (above 1: faster than our default path). GFLOP/s counts two
-FLOPs per multiply-add of the registry's graph count, next to a matmul peak measured in the same run.
+calls, pooled over `rounds` runs of every engine taking turns: the median, and the spread as the
+interquartile range. `ratio_to_keras_famous` is the engine's images/s over the "keras_famous" engine's
+(above 1: faster than our default path). GFLOP/s counts two FLOPs per multiply-add of the registry's
+graph count, next to a matmul peak measured in the same run.
 
 `build_times(models)` times what users pay on every start: building the Functional graph (against
 keras.applications' build of the same network), loading a `.weights.h5`, and converting a torchvision/timm
@@ -32,7 +33,7 @@ from typing import Optional
 
 import numpy as np
 
-from .litert import peak_resident_mb
+from .litert import peak_resident_mb, time_calls
 
 ENGINES = {
     "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, XLA)",
@@ -61,6 +62,7 @@ class Record:
     peak_mem_mb: Optional[float] = None
     ratio_to_keras_famous: Optional[float] = None
     gflops_per_s: Optional[float] = None
+    timed_calls: int = 0
     note: str = ""
 
 
@@ -88,16 +90,6 @@ def _summary(latencies_ms, batch):
     median = float(np.median(latencies))
     spread = float(np.percentile(latencies, 75) - np.percentile(latencies, 25))
     return {"latency_ms_median": median, "latency_ms_spread": spread, "images_per_s": batch * 1000.0 / median}
-
-
-def _time(call, images, warmup, repeats):
-    latencies = []
-    for step in range(warmup + repeats):
-        start = time.perf_counter()
-        call(images)
-        if step >= warmup:
-            latencies.append(1000 * (time.perf_counter() - start))
-    return latencies
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -140,6 +132,42 @@ def _export_tflite(engine, name, side, path):
     return analysis.macs(model)
 
 
+def _export_conv_stack(directory, side=56, channels=256, depth=3):
+    """Writes `depth` 3x3 convolutions (`channels` -> `channels` on a `side` x `side` map: ResNet's 56 x 56
+    stage) as float32.tflite and int8.tflite in `directory`; returns their multiply-adds."""
+    import keras
+
+    from . import analysis, export
+
+    inputs = keras.Input((side, side, channels))
+    x = inputs
+    for _ in range(depth):
+        x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu")(x)
+    model = keras.Model(inputs, x)
+    calibration = np.random.default_rng(1).uniform(-1, 1, (4, side, side, channels)).astype("float32")
+    for quantize, file in ((None, "float32.tflite"), ("int8", "int8.tflite")):
+        path = os.path.join(directory, file)
+        export.export(model, path, format="tflite", quantize=quantize, representative_data=calibration, verify=False)
+    return analysis.macs(model)
+
+
+def tflite_conv_peaks(repeats=10, timeout=900):
+    """LiteRT's best float32 and int8 GFLOP/s on a stack of 3x3 convolutions, and their ratio: the most
+    int8 can gain over float32 on this CPU (about 1 without int8 dot-product instructions such as
+    AVX-512 VNNI or Arm's dotprod, which compute four int8 multiply-adds where float32 computes one)."""
+    script = os.path.join(os.path.dirname(__file__), "litert.py")
+    peaks = {}
+    with tempfile.TemporaryDirectory() as directory:
+        macs = _subprocess_json([sys.executable, "-m", "keras_famous.benchmark", "--export-conv", directory],
+                                "tflite", "a 3x3 convolution stack", timeout)["macs"]  # fmt: skip
+        for kind in ("float32", "int8"):
+            command = [sys.executable, script, os.path.join(directory, f"{kind}.tflite"), "1", "2", str(repeats)]
+            timed = _subprocess_json(command, f"tflite/{kind}", "a 3x3 convolution stack", timeout)
+            peaks[kind] = 2 * macs / (min(timed["latencies_ms"]) / 1000) / 1e9
+    peaks["int8_over_float32"] = peaks["int8"] / peaks["float32"]
+    return peaks
+
+
 def _worker(engine, name, batch, side, warmup, repeats):
     if engine == "matmul":
         return {"gflops": _matmul_peak()}
@@ -148,7 +176,7 @@ def _worker(engine, name, batch, side, warmup, repeats):
     channels = registry.get_spec(name).input_shape[2]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, side, side, channels)).astype("float32")
     call, model = _keras_callable(engine, name, side)
-    latencies = _time(call, images, warmup, repeats)
+    latencies = time_calls(lambda: call(images), warmup, repeats)
     macs = analysis.macs(model)  # the network as built (before any inference rewrite)
     peak_mb = peak_resident_mb()
     return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs}
@@ -162,7 +190,7 @@ def _matmul_peak(n=2048, repeats=10):
     b = tf.random.uniform((n, n))
     matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)))
     matmul()
-    best = min(_time(lambda _: matmul().numpy(), None, 1, repeats))
+    best = min(time_calls(lambda: matmul().numpy(), 1, repeats))
     return 2 * n**3 / (best / 1000) / 1e9
 
 
@@ -213,14 +241,22 @@ def _unavailable(name, engine):
     return ""
 
 
-def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=None, timeout=1800, progress=print):
-    """Records (see `Record`) of every engine on every model and batch size, one subprocess each."""
+def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=None, timeout=1800, progress=print,
+        rounds=1):
+    """Records (see `Record`) of every engine on every model and batch size, one subprocess each.
+
+    With `rounds` > 1 every engine runs `rounds` times, the engines taking turns (ours, theirs, ...,
+    ours, theirs, ...), and each record pools the timed calls of its rounds: a machine whose speed drifts
+    by some percent between processes (a shared VM's neighbours) then slows every engine alike.
+    """
     from . import registry
 
     engines = list(engines or ENGINES)
     unknown = [engine for engine in engines if engine not in ENGINES]
     if unknown:
         raise ValueError(f"Unknown `engines` {unknown}; choose from {', '.join(ENGINES)}.")
+    if rounds < 1:
+        raise ValueError(f"`rounds` must be a positive integer; received {rounds!r}.")
     names = [registry.get_spec(name).name for name in models]
     records = []
     for name in names:
@@ -228,18 +264,22 @@ def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=Non
         for batch in batches:
             if batch < 1:
                 raise ValueError(f"`batches` must be positive integers; received {batch!r}.")
-            group, macs = [], None
-            for engine in engines:
-                record = Record(model=name, batch=batch, engine=engine)
-                record.note = _unavailable(name, engine)
-                if not record.note:
-                    progress(f"  {name} batch {batch}: {engine} ...")
-                    result = _run_worker(engine, name, batch, side, warmup, repeats, timeout)
-                    for key, value in _summary(result["latencies_ms"], batch).items():
-                        setattr(record, key, value)
-                    record.peak_mem_mb = result["peak_mem_mb"]
+            group = [Record(model=name, batch=batch, engine=engine, note=_unavailable(name, engine)) for engine in engines]
+            latencies, macs = {}, None
+            for round_index in range(rounds):
+                for record in group:
+                    if record.note:
+                        continue
+                    progress(f"  {name} batch {batch}: {record.engine} (round {round_index + 1} of {rounds}) ...")
+                    result = _run_worker(record.engine, name, batch, side, warmup, repeats, timeout)
+                    latencies.setdefault(record.engine, []).extend(result["latencies_ms"])
+                    record.peak_mem_mb = max(record.peak_mem_mb or 0, result["peak_mem_mb"])
                     macs = result.get("macs", macs)
-                group.append(record)
+            for record in group:
+                if not record.note:
+                    for key, value in _summary(latencies[record.engine], batch).items():
+                        setattr(record, key, value)
+                    record.timed_calls = len(latencies[record.engine])
             base = next((r for r in group if r.engine == "keras_famous" and r.images_per_s), None)
             for record in group:
                 if record.images_per_s:
@@ -275,12 +315,16 @@ def _fmt(value, digits=1):
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def markdown(records, peak_gflops=None, machine_info=None):
+def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
     lines = []
     if machine_info:
         lines.append(f"Measured {machine_info['date']} on {machine_info['cpu']} ({machine_info['cores']} cores), "
                      f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
                      + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else "."))  # fmt: skip
+        if tflite_peaks:
+            lines[-1] += (f" LiteRT 3x3-convolution peak: float32 {tflite_peaks['float32']:,.0f}, int8 "
+                          f"{tflite_peaks['int8']:,.0f} GFLOP/s (int8 / float32 = {tflite_peaks['int8_over_float32']:.2f}: "
+                          "the most int8 can gain on this CPU).")  # fmt: skip
         lines.append("")
     lines.append("| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |")
     lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
@@ -359,8 +403,12 @@ class BuildRecord:
     note: str = ""
 
 
-def build_times(models=None, progress=print):
-    """BuildRecords of `models` (default: the whole catalog, default variants)."""
+def build_times(models=None, progress=print, repeats=3):
+    """BuildRecords of `models` (default: the whole catalog, default variants).
+
+    Build times are the fastest of `repeats` builds, ours and keras.applications' alternating, so that
+    neither side gets the quieter moments of the machine (the time is mostly weight initialisation).
+    """
     import keras
 
     from . import convert, registry
@@ -372,16 +420,18 @@ def build_times(models=None, progress=print):
         for name in names:
             progress(f"  building {name} ...")
             keras_name, torch_ref = _peers(name)
-            keras.backend.clear_session()
-            start = time.perf_counter()
-            model = registry.build_variant(name)
-            build_s = time.perf_counter() - start
-            keras_s = None
+            builders = {"ours": lambda: registry.build_variant(name)}
             if keras_name:
-                keras.backend.clear_session()
-                start = time.perf_counter()
-                getattr(keras.applications, keras_name)(weights=None)
-                keras_s = time.perf_counter() - start
+                builders["keras"] = lambda: getattr(keras.applications, keras_name)(weights=None)
+            fastest = {}
+            for _ in range(repeats):
+                for side, build in builders.items():
+                    keras.backend.clear_session()
+                    start = time.perf_counter()
+                    build()
+                    fastest[side] = min(fastest.get(side, np.inf), time.perf_counter() - start)
+            model = registry.build_variant(name)
+            build_s, keras_s = fastest["ours"], fastest.get("keras")
             weights_path = os.path.join(directory, "model.weights.h5")
             model.save_weights(weights_path, overwrite=True)
             start = time.perf_counter()
@@ -413,10 +463,11 @@ def _torch_variant(name):
 
 
 def build_markdown(records):
-    lines = ["| model | build s | keras.applications build s | load .weights.h5 s | convert torch s |",
-             "|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| model | build s | keras.applications build s | ratio | load .weights.h5 s | convert torch s |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in records:
-        lines.append(f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {r.load_weights_s:.2f} "
+        ratio = r.build_s / r.keras_applications_build_s if r.keras_applications_build_s else None
+        lines.append(f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {_fmt(ratio, 2)} | {r.load_weights_s:.2f} "
                      f"| {_fmt(r.convert_s, 2)} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
@@ -431,7 +482,8 @@ def add_arguments(parser):
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, from: {', '.join(ENGINES)}")
     parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per engine and round")
+    parser.add_argument("--rounds", type=int, default=1, help="run every engine this many times, taking turns")
     parser.add_argument("--json", default=None, help="write the records here")
     parser.add_argument("--markdown", default=None, help="write the Markdown table here")
     parser.add_argument("--png", default=None, help="write a throughput plot here")
@@ -450,25 +502,29 @@ def main_from_args(args):
     models = registry.list_models() if [m.lower() for m in args.models] == ["all"] else args.models
     engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
     info = machine()
-    records, peak, table = [], None, ""
+    records, peaks, table = [], {}, ""
     if not args.build_only:
-        peak = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
-        print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peak:,.0f} GFLOP/s", flush=True)
+        peaks["matmul"] = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
+        print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peaks['matmul']:,.0f} GFLOP/s", flush=True)
+        if any(engine.startswith("tflite/") for engine in engines):
+            peaks["tflite_conv"] = tflite_conv_peaks()
+            print(f"LiteRT conv peak GFLOP/s: {peaks['tflite_conv']}", flush=True)
         records = run(models, args.batch, engines, args.warmup, args.repeats, args.input_size,
-                      progress=lambda text: print(text, flush=True))  # fmt: skip
-        table = markdown(records, peak, info)
-    _write_outputs(args, info, peak, records, [], table)  # kept even if the build timing below fails
+                      progress=lambda text: print(text, flush=True), rounds=args.rounds)  # fmt: skip
+        table = markdown(records, peaks["matmul"], info, peaks.get("tflite_conv"))
+    _write_outputs(args, info, peaks, records, [], table)  # kept even if the build timing below fails
     if args.build or args.build_only:
         builds = build_times(models, progress=lambda text: print(text, flush=True))
         table += ("\n" if table else "") + build_markdown(builds)
-        _write_outputs(args, info, peak, records, builds, table)
+        _write_outputs(args, info, peaks, records, builds, table)
     print(table)
     return records
 
 
-def _write_outputs(args, info, peak, records, builds, table):
+def _write_outputs(args, info, peaks, records, builds, table):
     if args.json:
-        document = {"machine": info, "matmul_peak_gflops": peak, "records": [asdict(r) for r in records],
+        document = {"machine": info, "matmul_peak_gflops": peaks.get("matmul"),
+                    "tflite_conv_peak_gflops": peaks.get("tflite_conv"), "records": [asdict(r) for r in records],
                     "build": [asdict(b) for b in builds]}  # fmt: skip
         write_text(args.json, json.dumps(document, indent=1) + "\n")
     if args.markdown:
@@ -482,6 +538,9 @@ def main(argv=None):
     if argv and argv[0] == "--export":
         engine, name, side, path = argv[1], argv[2], int(argv[3]), argv[4]
         print(json.dumps({"macs": _export_tflite(engine, name, side, path)}))
+        return
+    if argv and argv[0] == "--export-conv":
+        print(json.dumps({"macs": _export_conv_stack(argv[1])}))
         return
     if argv and argv[0] == "--worker":
         engine, name = argv[1], argv[2]

@@ -1,7 +1,8 @@
 """The LiteRT interpreter for keras_famous' TFLite files, with no TensorFlow: `TFLiteModel` (also
 `export.TFLiteModel`), and, run as a script by `keras_famous.benchmark`, a timing worker
 `python litert.py MODEL.tflite BATCH WARMUP REPEATS` printing one JSON line (latencies in ms, peak
-resident memory of a process that holds only the interpreter). Imports only numpy and ai-edge-litert.
+resident memory of a process that holds only the interpreter), and the timing loop every benchmark
+worker shares (`time_calls`). Imports only numpy and ai-edge-litert.
 """
 
 import json
@@ -22,6 +23,17 @@ def peak_resident_mb():
             return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
     except (OSError, StopIteration, ValueError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_calls(call, warmup, repeats):
+    """Milliseconds of each of `repeats` calls of `call()`, after `warmup` untimed calls."""
+    latencies = []
+    for step in range(warmup + repeats):
+        start = time.perf_counter()
+        call()
+        if step >= warmup:
+            latencies.append(1000 * (time.perf_counter() - start))
+    return latencies
 
 
 class TFLiteModel:
@@ -70,12 +82,7 @@ def main(argv):
     runner = TFLiteModel(path, num_threads=os.cpu_count())
     shape = runner.source["shape"][1:]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype("float32")
-    latencies = []
-    for step in range(warmup + repeats):
-        start = time.perf_counter()
-        runner(images, batch_size=batch)
-        if step >= warmup:
-            latencies.append(1000 * (time.perf_counter() - start))
+    latencies = time_calls(lambda: runner(images, batch_size=batch), warmup, repeats)
     print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb()}))
 
 

@@ -10,9 +10,8 @@ With `--checkpoint`, the random state dict is also saved there as safetensors (f
 
 import json
 import sys
-import time
 
-from litert import peak_resident_mb  # this script's folder is sys.path[0]
+from litert import peak_resident_mb, time_calls  # this script's folder is sys.path[0]
 
 
 def build(library, model_name):
@@ -37,13 +36,8 @@ def main(argv):
 
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, argv[argv.index("--checkpoint") + 1])
     images = torch.randn(batch, 3, side, side).contiguous(memory_format=torch.channels_last)
-    latencies = []
     with torch.inference_mode():
-        for step in range(warmup + repeats):
-            start = time.perf_counter()
-            model(images)
-            if step >= warmup:
-                latencies.append(1000 * (time.perf_counter() - start))
+        latencies = time_calls(lambda: model(images), warmup, repeats)
     print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb(), "threads": torch.get_num_threads()}))
 
 

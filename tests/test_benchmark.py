@@ -47,10 +47,15 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
         assert record["images_per_s"] > 0 and record["latency_ms_median"] > 0 and record["peak_mem_mb"] > 10
         assert record["latency_ms_spread"] >= 0 and record["gflops_per_s"] > 0
         assert record["images_per_s"] == pytest.approx(2000 / record["latency_ms_median"])
+        assert record["timed_calls"] == 3
     base = records[0]["images_per_s"]
     assert [r["ratio_to_keras_famous"] for r in records] == pytest.approx([r["images_per_s"] / base for r in records])
     assert document["matmul_peak_gflops"] > 1 and document["machine"]["cores"] >= 1
+    conv = document["tflite_conv_peak_gflops"]  # measured because a TFLite engine ran
+    assert conv["float32"] > 1 and conv["int8"] > 1
+    assert conv["int8_over_float32"] == pytest.approx(conv["int8"] / conv["float32"])
     table = (tmp_path / "b.md").read_text()
+    assert "int8 / float32 =" in table
     assert table.count("| ResNet50 | 2 |") == len(records)
     assert (tmp_path / "b.png").read_bytes()[:4] == b"\x89PNG"
     again = subprocess.run(command, capture_output=True, text=True, timeout=900)  # outputs exist, no --force
@@ -64,6 +69,16 @@ def test_bench_refuses_unknown_engines_and_models():
         benchmark.run(["ResNet5O"], engines=["keras_famous"])
 
 
+def test_rounds_take_turns_and_pool_their_timed_calls():
+    progress = []
+    records = benchmark.run(["LeNet5"], engines=["keras_famous", "keras_famous/function"], warmup=1, repeats=2,
+                            rounds=2, progress=progress.append)  # fmt: skip
+    assert [line.split(": ")[1].split(" (")[0] for line in progress] == ["keras_famous", "keras_famous/function"] * 2
+    assert [r.timed_calls for r in records] == [4, 4] and all(r.images_per_s > 0 for r in records)
+    with pytest.raises(ValueError, match="rounds"):
+        benchmark.run(["LeNet5"], engines=["keras_famous"], rounds=0)
+
+
 def test_missing_peers_are_recorded_with_the_reason():
     records = benchmark.run(["LeNet5"], engines=["keras.applications", "torch"])
     assert [r.images_per_s for r in records] == [None, None]
@@ -72,7 +87,7 @@ def test_missing_peers_are_recorded_with_the_reason():
 
 @pytest.mark.slow
 def test_build_times_cover_building_loading_and_conversion():
-    (lenet, resnet) = benchmark.build_times(["LeNet5", "ResNet50"], progress=lambda text: None)
+    (lenet, resnet) = benchmark.build_times(["LeNet5", "ResNet50"], progress=lambda text: None, repeats=1)
     assert lenet.build_s > 0 and lenet.load_weights_s > 0
     assert lenet.keras_applications_build_s is None and lenet.convert_s is None
     assert resnet.keras_applications_build_s > 0 and resnet.convert_s > 0 and "torchvision" in resnet.note
