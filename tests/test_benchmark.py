@@ -34,7 +34,7 @@ def test_tflite_model_runs_whole_batches_like_single_images(tmp_path):
 
 @pytest.mark.slow
 def test_bench_command_writes_one_record_per_engine(tmp_path):
-    engines = "keras_famous,keras_famous/xla,keras.applications,torch,tflite/int8"  # one of each kind: ~20 s each
+    engines = "keras_famous,keras.applications,torch,tflite/int8"  # one of each kind: ~20 s each
     outputs = ["--json", str(tmp_path / "b.json"), "--markdown", str(tmp_path / "b.md"), "--png", str(tmp_path / "b.png")]
     command = [sys.executable, "-m", "keras_famous.cli", "bench", "ResNet50", "--input-size", "64", "--batch", "2",
                "--engines", engines, "--warmup", "1", "--repeats", "3", *outputs]  # fmt: skip
