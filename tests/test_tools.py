@@ -90,3 +90,12 @@ def test_mixed_precision_benchmark_runs_both_policies(tmp_path):
     assert [r["policy"] for r in records] == ["float32", "mixed_bfloat16"]
     assert records[0]["speedup_vs_float32"] == 1.0 and all(r["images_per_s"] > 0 and np.isfinite(r["final_loss"]) for r in records)
     assert "x1.00 vs float32" in result.stdout
+
+
+def test_interleaved_benchmark_times_every_engine_in_one_process():
+    result = _run("benchmark_interleaved.py", "ResNet50", "--input-size", "32", "--calls", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line for line in result.stdout.splitlines() if "median" in line]
+    assert [row.split("  ")[0].strip() for row in rows] == [
+        "keras_famous (fold + XLA)", "fold only", "XLA only", "keras.applications tf.function"]  # fmt: skip
+    assert rows[0].endswith("1.00x") and all(float(row.split("median")[1].split("ms")[0]) > 0 for row in rows)
