@@ -423,15 +423,14 @@ def build_times(models=None, progress=print, repeats=3):
             builders = {"ours": lambda: registry.build_variant(name)}
             if keras_name:
                 builders["keras"] = lambda: getattr(keras.applications, keras_name)(weights=None)
-            fastest = {}
+            fastest, built = {}, {}
             for _ in range(repeats):
                 for side, build in builders.items():
                     keras.backend.clear_session()
                     start = time.perf_counter()
-                    build()
+                    built[side] = build()
                     fastest[side] = min(fastest.get(side, np.inf), time.perf_counter() - start)
-            model = registry.build_variant(name)
-            build_s, keras_s = fastest["ours"], fastest.get("keras")
+            model, build_s, keras_s = built["ours"], fastest["ours"], fastest.get("keras")
             weights_path = os.path.join(directory, "model.weights.h5")
             model.save_weights(weights_path, overwrite=True)
             start = time.perf_counter()
