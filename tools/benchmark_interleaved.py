@@ -20,24 +20,18 @@ def main():
     parser.add_argument("--calls", type=int, default=25)
     parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
     args = parser.parse_args()
-    import keras
-    import tensorflow as tf
-
     from keras_famous import benchmark, inference, litert, registry
 
-    keras_name, _ = benchmark._peers(args.model)
     spec = registry.get_spec(args.model)
-    side = args.input_size or spec.input_shape[0]
+    side = benchmark._input_side(args.model, args.input_size)
     model = registry.build_variant(args.model, None, input_shape=(side, side, spec.input_shape[2]))
     engines = {
         "keras_famous (fold + XLA)": inference.predictor(model),
         "fold only": inference.predictor(model, jit_compile=False),
         "XLA only": inference.predictor(model, optimize=False),
     }
-    if keras_name:
-        reference = getattr(keras.applications, keras_name)(weights=None, input_shape=model.input_shape[1:])
-        function = tf.function(lambda x: reference(x, training=False))
-        engines["keras.applications tf.function"] = lambda x: function(tf.convert_to_tensor(x)).numpy()
+    if benchmark._peers(args.model)[0]:  # the bench's own keras.applications engine: tf.function of the peer
+        engines["keras.applications tf.function"] = benchmark._keras_callable("keras.applications", args.model, side)[0]
     images = np.random.default_rng(0).uniform(-1, 1, (args.batch, *model.input_shape[1:])).astype("float32")
     latencies = {name: litert.time_calls(lambda: call(images), 3, 0) for name, call in engines.items()}  # warm-up
     for _ in range(args.calls):
