@@ -129,11 +129,11 @@ def make_input(model_name, input_tensor, input_shape, contract, *, include_top, 
     """Returns (image_input, model_inputs): model_inputs include any predecessors of `input_tensor`."""
     if input_tensor is None:
         shape = resolve_input_shape(model_name, input_shape, contract, include_top=include_top, weights=weights)
-        image_input = keras.Input(shape=shape)
+        image_input = keras.Input(shape=shape, name="input_layer")
         return image_input, image_input
     if not keras.backend.is_keras_tensor(input_tensor):
         shape = input_shape if input_shape is not None else tuple(input_tensor.shape[1:])
-        image_input = keras.Input(tensor=input_tensor, shape=shape)
+        image_input = keras.Input(tensor=input_tensor, shape=shape, name="input_layer")
         return image_input, image_input
     resolve_input_shape(model_name, tuple(input_tensor.shape[1:]), contract, include_top=include_top, weights=weights)
     return input_tensor, keras.utils.get_source_inputs(input_tensor)

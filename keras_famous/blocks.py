@@ -4,8 +4,25 @@ Layer names follow keras.applications (`conv2_block1_1_conv`, `block1_conv1`, `f
 so that Keras weight files load by name into the models that keras.applications also builds.
 """
 
+import collections
+
 import keras
 from keras import layers
+
+
+class FreshSessionNames:
+    """The names Keras gives unnamed layers in a fresh session ("conv2d", "conv2d_1", ...), handed out
+    in creation order for one build. keras.applications leaves many layers of InceptionV3,
+    Inception-ResNet-v2 and Xception unnamed; naming ours this way keeps them equal to keras.applications'
+    (built in a fresh session) whatever was built before in this one."""
+
+    def __init__(self):
+        self._counts = collections.Counter()
+
+    def __call__(self, prefix):
+        count = self._counts[prefix]
+        self._counts[prefix] += 1
+        return prefix if count == 0 else f"{prefix}_{count}"
 
 
 def conv2d(x, filters, kernel_size, *, strides=1, groups=1, use_bias=True, activation=None, name):

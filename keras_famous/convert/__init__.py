@@ -6,6 +6,7 @@ name maps are data. Tensor layout transforms live once in `layout`, and every fo
 """
 
 import os
+import warnings
 
 from . import compare, keras_h5, timm, torchvision
 from .assign import assign
@@ -68,6 +69,13 @@ def read_state_dict(path, fmt):
     return {key: value.detach().cpu().numpy() for key, value in state.items() if hasattr(value, "detach")}
 
 
+def without_wrapper_prefix(state):
+    """The state dict of a model saved from inside DataParallel / DistributedDataParallel ("module.conv1.weight")."""
+    if state and all(key.startswith("module.") for key in state):
+        return {key[len("module."):]: value for key, value in state.items()}
+    return state
+
+
 def torch_rules(model_name, variant):
     """The PyTorch name map of a registry model and variant (torchvision's, else timm's)."""
     for source in (torchvision, timm):
@@ -82,30 +90,41 @@ def torch_rules(model_name, variant):
 
 
 def _load_keras(model, path):
-    """Keras' own loader, made all-or-nothing: the previous weights come back on any error."""
+    """Keras' own loader (by the model's structure, whatever the names), made all-or-nothing: the previous
+    weights come back on any error, which then is ours, not Keras' list of skipped containers."""
     before = model.get_weights()
     try:
-        model.load_weights(os.fspath(path))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.load_weights(os.fspath(path))
     except Exception as error:
         model.set_weights(before)
-        raise ValueError(f"{os.fspath(path)!r} does not load into {model.name!r}: {error}") from error
+        why = " ".join(str(error).split("List of objects")[0].split())  # Keras appends every layer it skipped
+        raise ValueError(
+            f"{os.fspath(path)!r} does not match this model {model.name!r} (wrong model, variant, `classes` or "
+            f"`include_top`?): its layer names are not this model's, and matched by the model's structure: {why}"
+        ) from error
     return model
 
 
 def load_file(model, path, model_name, variant):
-    """Loads any supported weights file into `model` (built as `model_name`/`variant`) by layer name."""
-    fmt = file_format(path)
+    """Loads any supported weights file into `model` (built as `model_name`/`variant`): Keras 3 files by
+    layer name (by the model's structure when the names differ), legacy Keras files by the order of the
+    layers with weights (`keras_h5.match_legacy_layers`), PyTorch checkpoints through the variant's name map."""
+    fmt, source = file_format(path), repr(os.fspath(path))
     if fmt == "keras":
         try:
             named = keras_h5.read_keras3_weights(path)
-        except ValueError:  # nested layers: Keras' own loader, made all-or-nothing
+        except ValueError:  # nested layers
             return _load_keras(model, path)
-        return assign(model, named, repr(os.fspath(path)))
+        if not {layer.name for layer in model.layers if layer.weights} <= set(named):  # named in another session
+            return _load_keras(model, path)
+        return assign(model, named, source)
     if fmt == "keras_h5":
-        return assign(model, keras_h5.adapt_kernels(model, keras_h5.read_legacy_h5(path)), repr(os.fspath(path)))
-    state = read_state_dict(path, fmt)
+        return assign(model, keras_h5.match_legacy_layers(model, keras_h5.read_legacy_h5(path), source), source)
+    state = without_wrapper_prefix(read_state_dict(path, fmt))
     named, problems = torchvision.named_arrays(model, state, torch_rules(model_name, variant))
-    return assign(model, named, repr(os.fspath(path)), problems)
+    return assign(model, named, source, problems)
 
 
 __all__ = ["assign", "file_format", "load_file", "read_state_dict", "torch_rules"]

@@ -1,8 +1,13 @@
-"""Keras HDF5 weight files read and written by layer name.
+"""Keras HDF5 weight files: read, matched to a model's layers, and written.
 
 The legacy `.h5` layout (keras.applications' files, tf_keras `save_weights`): root attribute
 `layer_names`, one group per layer with attribute `weight_names` and a dataset per weight. Converted
 checkpoints are cached in the same layout, so one file loads with or without the model's top.
+
+Legacy files match the model's layers the way Keras matches them, by the order of the layers with
+weights: the released InceptionV3, Xception and Inception-ResNet-v2 files were written by Keras 2.0,
+whose automatic names count from 1 ("conv2d_1" is the first convolution, ours "conv2d"). Where every
+name of ours is in the file, names decide instead, which lets a file with a top load into a headless model.
 """
 
 import os
@@ -13,6 +18,7 @@ import numpy as np
 from keras import layers
 
 from . import layout
+from .assign import TOP_LAYERS
 
 
 # Layer names older Keras releases used for what Keras 3's applications (and keras_famous) call otherwise.
@@ -27,15 +33,6 @@ def keras3_name(name):
 
 def _decode(values):
     return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
-
-
-def is_legacy_h5(path):
-    try:
-        with h5py.File(path, "r") as f:
-            group = f["model_weights"] if "model_weights" in f else f
-            return "layer_names" in group.attrs
-    except OSError:
-        return False
 
 
 def read_legacy_h5(path):
@@ -108,16 +105,47 @@ def write_legacy_h5(path, named_arrays):
         raise
 
 
-def adapt_kernels(model, named):
-    """Kernels an older Keras drew in another layout, rewritten for `model`'s layers (in place):
-    keras-applications' depthwise-emulated grouped convolutions (ResNeXt) become Conv2D(groups) kernels."""
-    for name, arrays in named.items():
-        try:
-            layer = model.get_layer(name)
-        except ValueError:
-            continue
-        if isinstance(layer, layers.Conv2D) and layer.groups > 1 and arrays and arrays[0].ndim == 4:
-            kh, kw, width, multiplier = arrays[0].shape
-            if multiplier * layer.groups == width == layer.filters and tuple(layer.kernel.shape) == (kh, kw, multiplier, width):
-                arrays[0] = layout.depthwise_emulation_to_grouped(arrays[0])
-    return named
+def _shapes(arrays):
+    return [tuple(a.shape) for a in arrays]
+
+
+def adapt_kernels(layer, arrays):
+    """`arrays` for `layer`, with kernels an older Keras drew in another layout rewritten: keras-applications'
+    depthwise-emulated grouped convolutions (ResNeXt) become Conv2D(groups) kernels."""
+    if isinstance(layer, layers.Conv2D) and layer.groups > 1 and arrays and arrays[0].ndim == 4:
+        kh, kw, width, multiplier = arrays[0].shape
+        if multiplier * layer.groups == width == layer.filters and tuple(layer.kernel.shape) == (kh, kw, multiplier, width):
+            return [layout.depthwise_emulation_to_grouped(arrays[0]), *arrays[1:]]
+    return arrays
+
+
+def match_legacy_layers(model, named, source):
+    """{our layer name: arrays} of a legacy file's {file layer name: arrays}: by name when every layer of
+    ours with weights is in the file, else by order as Keras loads legacy files (`load_weights_from_hdf5_group`),
+    skipping the file's classifier layers when the model has none. ValueError names the position, our
+    layer and the file's, with their shapes."""
+    ours = [layer for layer in model.layers if layer.weights]
+    our_names = {layer.name for layer in ours}
+    if our_names <= set(named):
+        by_name = {layer.name: layer for layer in ours}
+        return {name: adapt_kernels(by_name[name], arrays) if name in by_name else arrays for name, arrays in named.items()}
+    theirs = [(name, arrays) for name, arrays in named.items() if name in our_names or name not in TOP_LAYERS]
+    matched, problems = {}, []
+    if len(theirs) != len(ours):
+        problems.append(f"the file has {len(theirs)} layers with weights, this model {len(ours)}")
+    for position, (layer, (their_name, arrays)) in enumerate(zip(ours, theirs)):
+        arrays = adapt_kernels(layer, arrays)
+        expected, found = _shapes(layer.weights), _shapes(arrays)
+        if expected != found:
+            problems.append(
+                f"by order (Keras' rule for legacy files), layer {position} with weights is our {layer.name!r} "
+                f"expecting {expected}, the file's {their_name!r} gives {found}"
+            )
+            break
+        matched[layer.name] = arrays
+    if problems:
+        raise ValueError(
+            f"{source} does not match this model {model.name!r} (wrong model, variant, `classes` or "
+            f"`include_top`?): " + "; ".join(problems)
+        )
+    return matched

@@ -34,13 +34,15 @@ ALEXNET_RULES = (
     (r"classifier\.6", "predictions"),
 )
 
+# The released DenseNet files (densenet121-a639ec97.pth, ...) spell a dense layer's modules "norm.1", "conv.1",
+# "norm.2", "conv.2"; torchvision rewrites them to "norm1" ... on load (`_load_state_dict`, densenet.py).
 DENSENET_RULES = (
     (r"features\.conv0", "conv1_conv"),
     (r"features\.norm0", "conv1_bn"),
-    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm1", "conv{block+1}_block{layer}_0_bn"),
-    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv1", "conv{block+1}_block{layer}_1_conv"),
-    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm2", "conv{block+1}_block{layer}_1_bn"),
-    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv2", "conv{block+1}_block{layer}_2_conv"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm\.?1", "conv{block+1}_block{layer}_0_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv\.?1", "conv{block+1}_block{layer}_1_conv"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm\.?2", "conv{block+1}_block{layer}_1_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv\.?2", "conv{block+1}_block{layer}_2_conv"),
     (r"features\.transition(?P<index>\d+)\.norm", "pool{index+1}_bn"),
     (r"features\.transition(?P<index>\d+)\.conv", "pool{index+1}_conv"),
     (r"features\.norm5", "bn"),

@@ -36,13 +36,14 @@ Inception-ResNet-v2 (Fig. 15 of the 2016 paper, keras.applications' layout, 299x
 
 Each convolution is conv (no bias) -> BatchNormalization -> ReLU. keras.applications' layouts
 (InceptionV3 "keras", InceptionResNetV2) use BN without gamma and create layers in keras.applications'
-order with Keras' automatic names, so the two graphs have the same layer names in the same session
-and weights transfer one-to-one. The torchvision and timm layouts (BN with gamma, eps 1e-3) name
+order, named as Keras names keras.applications' unnamed layers in a fresh session ("conv2d",
+"conv2d_1", ...; `blocks.FreshSessionNames`), so the two graphs have the same layer names whatever
+was built before and weights transfer one-to-one. The torchvision and timm layouts (BN with gamma, eps 1e-3) name
 each convolution `{module}_{checkpoint module}` ("mixed0_branch5x5_1", "mixed_5b_branch1_0"), so
 `keras_famous.convert` maps checkpoints by name.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Tuple
 
 from keras import layers
@@ -51,7 +52,7 @@ from ..applications import (
     InputContract, build_application, check_aux_input, check_aux_logits, check_variant, fixed_layout_builder,
     make_builder,
 )  # fmt: skip
-from ..blocks import average_pool_top, classifier
+from ..blocks import FreshSessionNames, average_pool_top, classifier
 from ..layers import ScaledResidual
 from ..spec import ModelSpec, Reference, Variant
 
@@ -83,11 +84,16 @@ class Split:
 
 @dataclass(frozen=True)
 class Style:
-    """How one layout draws the shared ops."""
+    """How one layout draws the shared ops. `drawing()` gives the copy one build uses: it names the
+    layers the layout leaves unnamed as Keras would in a fresh session."""
 
     bn_scale: bool  # BatchNormalization with gamma (torchvision, timm) or without (keras.applications)
-    named: bool  # layers named `{module}_{op.name}` after the checkpoint, or Keras' automatic names
+    named: bool  # convolutions named `{module}_{op.name}` after the checkpoint, or keras.applications' way
     avg_pool_counts_padding: bool  # PyTorch's AvgPool2d(count_include_pad=True), torchvision's default
+    names: FreshSessionNames = None
+
+    def drawing(self):
+        return replace(self, names=FreshSessionNames())
 
 
 KERAS = Style(bn_scale=False, named=False, avg_pool_counts_padding=False)
@@ -100,39 +106,44 @@ def layer_name(prefix, op):
     return f"{prefix}{op.name.replace('.', '_')}"
 
 
-def conv_bn(x, op, style=KERAS, prefix=""):
-    name = layer_name(prefix, op) if style.named else None
-    x = layers.Conv2D(op.filters, op.kernel, strides=op.strides, padding=op.padding, use_bias=False, name=name)(x)
-    x = layers.BatchNormalization(axis=-1, scale=style.bn_scale, name=name and f"{name}_bn")(x)
-    return layers.Activation("relu", name=name and f"{name}_relu")(x)
+def conv_bn(x, op, style, prefix=""):
+    if style.named:
+        name = layer_name(prefix, op)
+        names = (name, f"{name}_bn", f"{name}_relu")
+    else:  # keras.applications' conv2d_bn, called without a name
+        names = (style.names("conv2d"), style.names("batch_normalization"), style.names("activation"))
+    x = layers.Conv2D(op.filters, op.kernel, strides=op.strides, padding=op.padding, use_bias=False, name=names[0])(x)
+    x = layers.BatchNormalization(axis=-1, scale=style.bn_scale, name=names[1])(x)
+    return layers.Activation("relu", name=names[2])(x)
 
 
 def pool(x, op, style):
     if op.kind == "avg" and op.padding == "same" and style.avg_pool_counts_padding:
-        x = layers.ZeroPadding2D(op.size // 2)(x)  # zeros count in the mean, as in PyTorch
-        return layers.AveragePooling2D(op.size, strides=op.strides, padding=VALID)(x)
+        x = layers.ZeroPadding2D(op.size // 2, name=style.names("zero_padding2d"))(x)  # zeros count, as in PyTorch
+        return layers.AveragePooling2D(op.size, strides=op.strides, padding=VALID, name=style.names("average_pooling2d"))(x)
     pool_layer = layers.AveragePooling2D if op.kind == "avg" else layers.MaxPooling2D
-    return pool_layer((op.size, op.size), strides=(op.strides, op.strides), padding=op.padding)(x)
+    name = style.names("average_pooling2d" if op.kind == "avg" else "max_pooling2d")
+    return pool_layer((op.size, op.size), strides=(op.strides, op.strides), padding=op.padding, name=name)(x)
 
 
-def apply(x, op, style=KERAS, prefix=""):
+def apply(x, op, style, prefix=""):
     if isinstance(op, Conv):
         return conv_bn(x, op, style, prefix)
     if isinstance(op, Pool):
         return pool(x, op, style)
     if isinstance(op, Split):
         outputs = [branch_output(x, branch, style, prefix) for branch in op.branches]
-        return layers.concatenate(outputs, axis=-1, name=op.name)
+        return layers.concatenate(outputs, axis=-1, name=op.name or style.names("concatenate"))
     raise TypeError(f"unknown op {op!r}")
 
 
-def branch_output(x, ops, style=KERAS, prefix=""):
+def branch_output(x, ops, style, prefix=""):
     for op in ops:
         x = apply(x, op, style, prefix)
     return x
 
 
-def module(x, branches, name, style=KERAS):
+def module(x, branches, name, style):
     outputs = [branch_output(x, branch, style, f"{name}_") for branch in branches]
     return layers.concatenate(outputs, axis=-1, name=name)
 
@@ -240,7 +251,7 @@ V3_AUX_CONVS = (C(128, 1, padding=VALID, name="conv0"), C(768, 5, padding=VALID,
 def v3_auxiliary_head(x, classes, classifier_activation, style):
     """Fig. 8 with BN (Sec. 7, "BN-auxiliary"): 5x5/3 average pool, 1x1 conv 128, 5x5 conv 768, fc."""
     x = layers.AveragePooling2D(5, strides=3, name="aux_pool")(x)
-    named = Style(style.bn_scale, named=True, avg_pool_counts_padding=False)  # our names in every layout
+    named = replace(style, named=True, avg_pool_counts_padding=False)  # our names in every layout
     for op in V3_AUX_CONVS:
         x = conv_bn(x, op, named, prefix="aux_")
     x = layers.GlobalAveragePooling2D(name="aux_avg_pool")(x)
@@ -250,7 +261,7 @@ def v3_auxiliary_head(x, classes, classifier_activation, style):
 def _build_v3(app_args, variant, aux_logits):
     check_variant("InceptionV3", variant, tuple(V3_STYLES))
     check_aux_logits("InceptionV3", aux_logits, app_args["include_top"])
-    style, taps = V3_STYLES[variant], {}
+    style, taps = V3_STYLES[variant].drawing(), {}
 
     def top(x, classes, classifier_activation):
         main = average_pool_top(x, classes, classifier_activation, dropout=0.5 if variant == "torchvision" else 0.0)
@@ -337,9 +348,10 @@ V4_MODULES = (
 
 
 def _v4_backbone(x):
-    x = branch_output(x, V4_STEM, TIMM)
+    style = TIMM.drawing()
+    x = branch_output(x, V4_STEM, style)
     for name, branches in V4_MODULES:
-        x = module(x, branches, name, TIMM)
+        x = module(x, branches, name, style)
     return x
 
 
@@ -379,23 +391,24 @@ IRV2_BLOCKS = {  # residual branches of Fig. 16, 17, 19
 IRV2_STAGES = (("block35", 10, 0.17), ("block17", 20, 0.1), ("block8", 10, 0.2))
 
 
-def inception_resnet_block(x, block_type, index, scale, activation="relu"):
+def inception_resnet_block(x, block_type, index, scale, style, activation="relu"):
     name = f"{block_type}_{index}"
-    mixed = module(x, IRV2_BLOCKS[block_type], f"{name}_mixed")
+    mixed = module(x, IRV2_BLOCKS[block_type], f"{name}_mixed", style)
     up = layers.Conv2D(x.shape[-1], 1, use_bias=True, name=f"{name}_conv")(mixed)  # linear 1x1 up-projection
     x = ScaledResidual(scale, name=f"{name}_scaled_add")([x, up])
     return layers.Activation(activation, name=f"{name}_ac")(x) if activation else x
 
 
 def _irv2_backbone(x):
-    x = branch_output(x, V3_STEM)
-    x = module(x, IRV2_MIXED_5B, "mixed_5b")
+    style = KERAS.drawing()
+    x = branch_output(x, V3_STEM, style)
+    x = module(x, IRV2_MIXED_5B, "mixed_5b", style)
     for (block_type, repeats, scale), reduction in zip(IRV2_STAGES, (("mixed_6a", IRV2_MIXED_6A), ("mixed_7a", IRV2_MIXED_7A), None)):
         for index in range(1, repeats + 1):
             last = reduction is None and index == repeats  # the final block8: scale 1, no ReLU
-            x = inception_resnet_block(x, block_type, index, 1.0 if last else scale, None if last else "relu")
+            x = inception_resnet_block(x, block_type, index, 1.0 if last else scale, style, None if last else "relu")
         if reduction is not None:
-            x = module(x, reduction[1], reduction[0])
+            x = module(x, reduction[1], reduction[0], style)
     x = layers.Conv2D(1536, 1, use_bias=False, name="conv_7b")(x)
     x = layers.BatchNormalization(axis=-1, scale=False, name="conv_7b_bn")(x)
     return layers.Activation("relu", name="conv_7b_ac")(x)

@@ -7,14 +7,14 @@
     exit flow    module (728, 1024) with 1x1/2 shortcut; sep-conv 1536, sep-conv 2048 (+BN, ReLU)
                  global average pool, 1000-d fc                                     22,910,480 parameters
 
-Layer names and creation order are keras.applications' (the shortcut convolutions keep Keras'
-automatic names), so the graphs match layer for layer.
+Layer names and creation order are keras.applications' (its unnamed shortcut convolutions, their BNs and
+the additions named as Keras names them in a fresh session), so the graphs match layer for layer.
 """
 
 from keras import layers
 
 from ..applications import InputContract, fixed_layout_builder
-from ..blocks import average_pool_top
+from ..blocks import FreshSessionNames, average_pool_top
 from ..spec import ModelSpec, Reference, Variant
 
 ENTRY_WIDTHS = ((128, 128), (256, 256), (728, 728))  # blocks 2-4
@@ -32,29 +32,30 @@ def _sepconv_bn(x, width, prefix, index, relu_first=True):
     return layers.BatchNormalization(axis=-1, name=f"{prefix}_sepconv{index}_bn")(x)
 
 
-def _downsampling_module(x, widths, block, relu_first=True):
+def _downsampling_module(x, widths, block, names, relu_first=True):
     prefix = f"block{block}"
-    residual = layers.Conv2D(widths[-1], 1, strides=2, padding="same", use_bias=False)(x)
-    residual = layers.BatchNormalization(axis=-1)(residual)
+    residual = layers.Conv2D(widths[-1], 1, strides=2, padding="same", use_bias=False, name=names("conv2d"))(x)
+    residual = layers.BatchNormalization(axis=-1, name=names("batch_normalization"))(residual)
     for index, width in enumerate(widths, start=1):
         x = _sepconv_bn(x, width, prefix, index, relu_first=relu_first or index > 1)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"{prefix}_pool")(x)
-    return layers.add([x, residual])
+    return layers.add([x, residual], name=names("add"))
 
 
 def _backbone(x):
+    names = FreshSessionNames()
     for index, (width, strides) in enumerate(((32, 2), (64, 1)), start=1):
         x = layers.Conv2D(width, 3, strides=strides, use_bias=False, name=f"block1_conv{index}")(x)
         x = layers.BatchNormalization(axis=-1, name=f"block1_conv{index}_bn")(x)
         x = layers.Activation("relu", name=f"block1_conv{index}_act")(x)
     for block, widths in enumerate(ENTRY_WIDTHS, start=2):
-        x = _downsampling_module(x, widths, block, relu_first=block > 2)  # block1 already ends in a ReLU
+        x = _downsampling_module(x, widths, block, names, relu_first=block > 2)  # block1 already ends in a ReLU
     for block in range(5, 5 + MIDDLE_BLOCKS):
         residual = x
         for index in (1, 2, 3):
             x = _sepconv_bn(x, MIDDLE_WIDTH, f"block{block}", index)
-        x = layers.add([x, residual])
-    x = _downsampling_module(x, EXIT_WIDTHS, 13)
+        x = layers.add([x, residual], name=names("add"))
+    x = _downsampling_module(x, EXIT_WIDTHS, 13, names)
     for index, width in enumerate(TAIL_WIDTHS, start=1):
         x = layers.SeparableConv2D(width, 3, padding="same", use_bias=False, name=f"block14_sepconv{index}")(x)
         x = layers.BatchNormalization(axis=-1, name=f"block14_sepconv{index}_bn")(x)
