@@ -35,6 +35,14 @@ def assert_close_to_magnitude(actual, expected, tolerance):
     return error / scale
 
 
+def advance_name_counters(library):
+    """Unnamed layers built before, as in a notebook (`keras`), or as Keras 2.0 did when it wrote
+    keras.applications' released files (`tf_keras`): its automatic names then count from 1 ("conv2d_1")."""
+    for layer in (library.layers.Conv2D(1, 1), library.layers.BatchNormalization(), library.layers.Activation("relu"),
+                  library.layers.Dense(1), library.layers.Add()):  # fmt: skip
+        del layer
+
+
 def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(batch, *shape)).astype("float32")
 

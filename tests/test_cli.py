@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import keras_famous
+from conftest import advance_name_counters
 
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-famous")  # the installed console script
@@ -101,6 +102,13 @@ def test_convert_keras_applications_h5(tmp_path):
     result = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet50", "--output", str(tmp_path / "r50.weights.h5"))
     assert result.returncode == 0, result.stderr
     assert _reported_difference(result.stdout) < 1e-5  # softmax outputs of tf_keras and ours
+    # xception_weights_tf_dim_ordering_tf_kernels.h5 as Keras 2.0 wrote it: shortcut convolutions conv2d_1..4
+    tf_keras.backend.clear_session()
+    advance_name_counters(tf_keras)
+    tf_keras.applications.Xception(weights=None).save_weights(tmp_path / "xception.h5")
+    result = _run("convert", str(tmp_path / "xception.h5"), "--model", "Xception", "--output", str(tmp_path / "x.weights.h5"))
+    assert result.returncode == 0, result.stderr
+    assert _reported_difference(result.stdout) < 1e-5  # tf_keras reads it by order too
     wrong = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5"))
     assert wrong.returncode == 2 and "does not match this model" in wrong.stderr
 

@@ -7,7 +7,7 @@ import pytest
 import tf_keras
 
 from keras_famous import analysis, registry
-from conftest import assert_close_to_magnitude, random_images
+from conftest import advance_name_counters, assert_close_to_magnitude, random_images
 
 KERAS_MODELS = [
     (spec.name, variant, ref.model)
@@ -54,6 +54,7 @@ def test_same_graph_weights_and_outputs(name, variant, keras_name, tmp_path):
     del reference
     tf_keras.backend.clear_session()
 
+    advance_name_counters(keras)  # our names are keras.applications' fresh-session names in any session
     ours = registry.build_variant(name, variant, weights=path)
     assert _weighted_layers(ours) == ref_layers  # same names, same weights in the same order
     assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)

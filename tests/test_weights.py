@@ -163,15 +163,16 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     model = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
     assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
     files = _cache_files(tmp_path)
-    assert len(files) == 2  # no temporary files left behind
-    assert files[0].startswith("converted/ResNet18_torchvision_") and files[1] == "downloads/torchvision/resnet18.safetensors"
+    assert len(files) == 3  # no temporary files left behind
+    assert files[0].startswith("converted/ResNet18_torchvision_") and files[0].endswith(f"_{sha256[:16]}.h5")
+    assert files[1:] == ["downloads/torchvision/resnet18.safetensors", "downloads/torchvision/resnet18.safetensors.verified"]
 
     # The second build is a cache hit: no server needed, the converted file is used.
     _manifest(tmp_path, monkeypatch, "http://127.0.0.1:9/resnet18.safetensors", {"sha256": sha256})
     again = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
     assert_close_to_magnitude(again.predict(images, verbose=0), logits, 1e-4)
     headless = keras_famous.ResNet18(variant="torchvision", weights="imagenet", include_top=False, input_shape=SIZE)
-    assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 3  # a converted file per layout
+    assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 4  # a converted file per layout
 
 
 def test_download_progress_is_reported(resnet18_files, served, tmp_path, capsys):

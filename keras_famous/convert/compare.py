@@ -36,7 +36,10 @@ def _keras_outputs(source_model, path, images, include_top):
     if builder is None:
         return None, f"tf_keras has no application {source_model}"
     reference = builder(weights=None, include_top=include_top, input_shape=images.shape[1:], pooling="avg" if not include_top else None)
-    reference.load_weights(os.fspath(path), by_name=True)
+    try:  # by the order of the layers with weights, as Keras loads keras.applications' (Keras 2.0-named) files
+        reference.load_weights(os.fspath(path))
+    except ValueError:  # a file with a top into the headless reference
+        reference.load_weights(os.fspath(path), by_name=True)
     return reference.predict(images, verbose=0), None
 
 

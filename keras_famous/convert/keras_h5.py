@@ -22,7 +22,8 @@ from .assign import TOP_LAYERS
 
 
 # Layer names older Keras releases used for what Keras 3's applications (and keras_famous) call otherwise.
-RENAMED_LAYERS = {"probs": "predictions"}  # keras-applications 1.0.8's ResNet/ResNeXt classifier
+# keras-applications 1.0.7/1.0.8's ResNet/ResNeXt classifier; Keras 2.1's DenseNet classifier
+RENAMED_LAYERS = {"probs": "predictions", "fc1000": "predictions"}
 
 
 def keras3_name(name):

@@ -2,8 +2,8 @@
 
 `weights=None` keeps the random initialisation. `weights="imagenet"` resolves through the manifest
 (`manifest.json`): the publisher's file is downloaded once into the cache (`KERAS_FAMOUS_HOME`, default
-`~/.keras/keras_famous`) and verified, PyTorch checkpoints are converted once into a Keras file kept
-beside it, and the weights load by layer name. Weights we train ship in the package under their dataset's name
+`~/.keras/keras_famous`) and verified before every use, PyTorch checkpoints are converted once (per source
+file) into a Keras file kept beside it, and the weights load by layer name. Weights we train ship in the package under their dataset's name
 (`LeNet5(weights="digits")`). `weights="path"` loads a keras.applications legacy
 `.h5`, a Keras 3 `.weights.h5` or `.keras`, a PyTorch `.safetensors` or a `.pth` (torch.load with
 weights_only=True). Loading is all-or-nothing: on a mismatch the model keeps its weights and the
@@ -12,6 +12,7 @@ error names the layer, the expected and found shapes.
 
 import hashlib
 import os
+import warnings
 from importlib import resources
 
 from . import cache
@@ -19,10 +20,20 @@ from .manifest import datasets, entry_for, load_manifest
 
 __all__ = ["check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "datasets", "cache"]
 
+WEIGHTS_SUFFIXES = (".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt", ".bin")
+
 
 def _split_key(weights_key):
     model_name, _, variant = weights_key.partition("/")
     return model_name, variant or None
+
+
+def _is_dataset(weights):
+    """True for a manifest dataset name ("imagenet", ...), False for a weights file. A file is told without
+    reading the manifest, so a broken KERAS_FAMOUS_MANIFEST leaves local files loadable."""
+    if os.path.isfile(weights) or weights.lower().endswith(WEIGHTS_SUFFIXES):
+        return False
+    return weights in datasets()
 
 
 def check_weights_argument(model_name, weights, weights_key=None):
@@ -35,7 +46,7 @@ def check_weights_argument(model_name, weights, weights_key=None):
             f"received weights={weights!r}."
         )
     weights = os.fspath(weights)
-    if weights in datasets():
+    if _is_dataset(weights):
         entry_for(*_split_key(weights_key or model_name), dataset=weights)  # raises naming what exists
         return
     from .. import convert
@@ -47,40 +58,66 @@ def check_weights_argument(model_name, weights, weights_key=None):
         )
 
 
-def resolve(model_name, variant, dataset="imagenet", include_top=True, progress=True):
-    """(local path, manifest entry) of the pretrained file, downloading and verifying it if needed.
-    Files the package ships ("package:NAME" in the manifest) are verified in place."""
+def _resolve(model_name, variant, dataset, include_top, progress):
+    """(local path, manifest entry, the file's sha256)."""
     entry = entry_for(model_name, variant, dataset)
     source = entry.file_for(include_top)
     if source.url.startswith("package:"):
         path = str(resources.files(__package__).joinpath(source.url[len("package:"):]))
-        cache.verify(path, source.hash)
-        return path, entry
+        return path, entry, cache.verify(path, source.hash)
     file_name = source.url.rstrip("/").split("/")[-1]
     if entry.source == "timm":  # timm's hub files are all "model.safetensors"
         file_name = f"{entry.source_model}.safetensors"
     target = cache.cache_path("downloads", entry.source, file_name)
-    return cache.fetch(source.url, target, source.hash, progress=progress), entry
+    path, sha256 = cache.fetch_verified(source.url, target, source.hash, progress=progress)
+    return path, entry, sha256
+
+
+def resolve(model_name, variant, dataset="imagenet", include_top=True, progress=True):
+    """(local path, manifest entry) of the pretrained file, downloading it if needed, verified against the
+    manifest's hash. Files the package ships ("package:NAME" in the manifest) are verified in place."""
+    return _resolve(model_name, variant, dataset, include_top, progress)[:2]
 
 
 def _load_pretrained(model, model_name, variant, dataset):
     from .. import convert
 
     include_top = any(layer.name == "predictions" for layer in model.layers)
-    path, entry = resolve(model_name, variant, dataset, include_top)
+    path, entry, sha256 = _resolve(model_name, variant, dataset, include_top, progress=True)
     if entry.converter in ("keras_h5", "keras"):
         return convert.load_file(model, path, model_name, variant)
-    # PyTorch sources: convert once into our names, then load that file by name from now on.
-    layer_names = sorted(layer.name for layer in model.layers if layer.weights)  # top, aux heads, ... differ
+    # PyTorch sources: convert once into our names, then load that file by name from now on. Its name holds the
+    # layer names (top, aux heads, ... differ) and the source file's hash (another file, another conversion).
+    layer_names = sorted(layer.name for layer in model.layers if layer.weights)
     signature = hashlib.sha1("\n".join(layer_names).encode()).hexdigest()[:10]
-    converted = cache.cache_path("converted", f"{model_name}_{variant}_{signature}.h5")
-    if not os.path.isfile(converted):
-        convert.load_file(model, path, model_name, variant)
-        convert.keras_h5.write_legacy_h5(
-            converted, {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
-        )
-        return model
-    return convert.load_file(model, converted, model_name, variant)
+    converted = cache.cache_path("converted", f"{model_name}_{variant}_{signature}_{sha256[:16]}.h5")
+    if os.path.isfile(converted):
+        return convert.load_file(model, converted, model_name, variant)
+    convert.load_file(model, path, model_name, variant)
+    _keep_converted(model, converted)
+    return model
+
+
+_warned_directories = set()
+
+
+def _keep_converted(model, path):
+    """Writes the converted weights for the next build; a cache that cannot take them gets one warning."""
+    from .. import convert
+
+    try:
+        named = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
+        convert.keras_h5.write_legacy_h5(path, named)
+        os.chmod(path, cache.file_mode())  # written through mkstemp: 0600
+    except OSError as error:
+        directory = os.path.dirname(path)
+        if directory not in _warned_directories:
+            _warned_directories.add(directory)
+            warnings.warn(
+                f"Cannot keep converted weights in {directory} ({error}), so every build converts them again. "
+                "Set KERAS_FAMOUS_HOME to a writable directory to convert once.",
+                stacklevel=2,
+            )
 
 
 def load_into(model, weights, weights_key):
@@ -90,6 +127,6 @@ def load_into(model, weights, weights_key):
     from .. import convert
 
     model_name, variant = _split_key(weights_key)
-    if os.fspath(weights) in datasets():
+    if _is_dataset(os.fspath(weights)):
         return _load_pretrained(model, model_name, variant, os.fspath(weights))
     return convert.load_file(model, weights, model_name, variant)

@@ -3,7 +3,7 @@ original file lives, its format, the hash its publisher gives, the converter, an
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from importlib import resources
 from typing import Mapping, Optional
 
@@ -32,11 +32,41 @@ class WeightsEntry:
         return self.files["top"] if include_top or "notop" not in self.files else self.files["notop"]
 
 
+HASH_KINDS = {"sha256", "md5", "sha256_prefix"}
+_FIELDS = {f.name: f for f in fields(WeightsEntry)}
+
+
+def _source_file(raw, where):
+    if not (isinstance(raw, dict) and isinstance(raw.get("url"), str) and isinstance(raw.get("hash"), dict)):
+        raise ValueError(f"{where} needs a 'url' string and a 'hash' object")
+    for kind, value in raw["hash"].items():
+        if kind not in HASH_KINDS or not isinstance(value, str):
+            raise ValueError(f"{where} has hash {kind!r}: {value!r}; known are {sorted(HASH_KINDS)} with hex strings")
+    return SourceFile(url=raw["url"], hash=dict(raw["hash"]))
+
+
+def _entry(raw, index):
+    if not isinstance(raw, dict):
+        raise ValueError(f"entry {index} is not an object")
+    for key, field in _FIELDS.items():
+        if key not in raw and field.default is MISSING:
+            raise ValueError(f"entry {index} lacks {key!r}")
+    unknown = sorted(set(raw) - set(_FIELDS))
+    if unknown:
+        raise ValueError(f"entry {index} has unknown key {unknown[0]!r}")
+    if not isinstance(raw["files"], dict) or "top" not in raw["files"]:
+        raise ValueError(f"entry {index}'s 'files' lacks 'top'")
+    files = {key: _source_file(f, f"entry {index}'s file {key!r}") for key, f in raw["files"].items()}
+    return WeightsEntry(**{**raw, "files": files})
+
+
 def _read(text):
+    data = json.loads(text)
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise ValueError("it has no 'entries' list")
     entries = {}
-    for raw in json.loads(text)["entries"]:
-        files = {key: SourceFile(url=f["url"], hash=dict(f["hash"])) for key, f in raw["files"].items()}
-        entry = WeightsEntry(**{**raw, "files": files})
+    for index, raw in enumerate(data["entries"]):
+        entry = _entry(raw, index)
         entries[(entry.model, entry.variant, entry.dataset)] = entry
     return entries
 
@@ -46,12 +76,19 @@ MANIFEST_ENV = "KERAS_FAMOUS_MANIFEST"
 
 def load_manifest(path=None):
     """{(model, variant, dataset): WeightsEntry}. `path`, or the `KERAS_FAMOUS_MANIFEST` environment variable, reads
-    another manifest file in the same format (a mirror of the sources, or a test's local files)."""
-    path = path or os.environ.get(MANIFEST_ENV)
-    if path:
-        with open(path) as handle:
+    another manifest file in the same format (a mirror of the sources, or a test's local files).
+    ValueError naming the file (and the variable) and what is wrong with it."""
+    variable = os.environ.get(MANIFEST_ENV)
+    if not path and not variable:
+        return _read(resources.files(__package__).joinpath("manifest.json").read_text())
+    origin = f"The file {path!r}" if path else f"{MANIFEST_ENV}={variable!r}"
+    try:
+        with open(path or variable) as handle:
             return _read(handle.read())
-    return _read(resources.files(__package__).joinpath("manifest.json").read_text())
+    except (OSError, ValueError) as error:  # json.JSONDecodeError is a ValueError
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        fix = "" if path else f" Fix the file, or unset {MANIFEST_ENV} to use the package's own."
+        raise ValueError(f"{origin} is not a usable weights manifest: {why}.{fix}") from error
 
 
 def datasets(manifest=None):

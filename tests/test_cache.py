@@ -1,0 +1,460 @@
+"""The weights cache serves only verified files: cached and hand-placed files are checked against the manifest
+(once per file, through a record), conversions follow the source file, files take the umask's mode, a read-only
+cache still loads, stale temporary downloads are cleaned, every network failure is one clear OSError, and a
+broken KERAS_FAMOUS_MANIFEST cannot break loading a local file. No internet: servers on 127.0.0.1."""
+
+import errno
+import functools
+import hashlib
+import http.server
+import io
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+import safetensors.torch
+import torch
+import torchvision
+
+import keras_famous
+from keras_famous.weights import cache
+from conftest import random_images
+
+SHAPE = (64, 64, 3)
+PAYLOAD = b"published weights " * 1000
+PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+SENT, PROMISED = (1 << 20) + 1000, 4 << 20  # more than cache.CHUNK arrives, so the progress line has started
+
+
+class _MisbehavingHandler(http.server.BaseHTTPRequestHandler):
+    """GET /<name> fails the way `name` says, after the headers and SENT bytes of body where there is a body."""
+
+    protocol_version = "HTTP/1.1"
+    released = None  # a threading.Event that ends a stalled response
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        name = self.path.strip("/")
+        if name == "missing":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        if name == "chunked-cut":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n" % (1 << 20, b"x" * (1 << 20)))
+            self.wfile.write(b"%x\r\n%s" % (PROMISED, b"x" * 1000))  # the last chunk is cut short
+        else:
+            self.send_header("Content-Length", str(PROMISED))
+            self.end_headers()
+            self.wfile.write(b"x" * SENT)
+        self.wfile.flush()
+        if name == "stall":
+            self.released.wait(30)
+        if name == "reset":  # linger 0: closing sends RST, not FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            self.wfile.close()
+            self.connection.close()
+        self.close_connection = True
+
+
+def _serve(handler):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(directory, its URL): files put in the directory are served over HTTP, as a publisher's server would."""
+    directory = tmp_path / "published"
+    directory.mkdir()
+    server, url = _serve(functools.partial(_QuietHandler, directory=str(directory)))
+    yield directory, url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def misbehaving():
+    released = threading.Event()
+    server, url = _serve(type("Handler", (_MisbehavingHandler,), {"released": released}))
+    yield url
+    released.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+def _unused_url(name):
+    """A URL on 127.0.0.1 where nothing listens: every download from it fails at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{name}"
+
+
+def _files(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+
+
+def _count_hashing(monkeypatch):
+    calls = []
+    real = cache.file_digests
+    monkeypatch.setattr(cache, "file_digests", lambda *args: calls.append(args[0]) or real(*args))
+    return calls
+
+
+def _touch(path, seconds):
+    """A later mtime, explicitly: a rewrite within the file system's timestamp granularity keeps the old one."""
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + int(seconds * 1e9)))
+
+
+# 1. Cached and hand-placed files are verified before use, once per file.
+
+
+def test_cached_file_is_verified_once_per_size_and_mtime(served, home, monkeypatch):
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = str(home / "downloads" / "src" / "w.bin")
+    assert cache.fetch(f"{url}/w.bin", target, {"md5": hashlib.md5(PAYLOAD).hexdigest()}, progress=False) == target
+    record = json.loads((home / "downloads" / "src" / "w.bin.verified").read_text())
+    assert record["sha256"] == PAYLOAD_SHA256 and record["size"] == len(PAYLOAD)
+
+    hashed = _count_hashing(monkeypatch)
+    offline = _unused_url("w.bin")  # a cache hit needs no server
+    for _ in range(2):
+        cache.fetch(offline, target, {"md5": hashlib.md5(PAYLOAD).hexdigest()})
+    assert hashed == []  # the record made at download time covers this file
+    _touch(target, 1)
+    cache.fetch(offline, target, {"md5": hashlib.md5(PAYLOAD).hexdigest()})
+    cache.fetch(offline, target, {"md5": hashlib.md5(PAYLOAD).hexdigest()})
+    assert hashed == [target]  # changed mtime: verified again, then recorded again
+
+
+def test_wrong_cached_file_is_refused_saying_what_to_do(served, home):
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256}, progress=False)
+    wrong = PAYLOAD.replace(b"published", b"tampered!")
+    target.write_bytes(wrong)
+    _touch(target, 1)
+    for _ in range(2):  # refused every time, never recorded as verified
+        with pytest.raises(ValueError) as error:
+            cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256})
+        message = str(error.value)
+        for part in (str(target), PAYLOAD_SHA256, hashlib.sha256(wrong).hexdigest(), f"{url}/w.bin"):
+            assert part in message
+        assert "Delete it" in message and "place the published file there" in message and "weights=None" in message
+    assert target.read_bytes() == wrong  # the user's file is left to the user
+
+
+def test_hand_placed_file_is_verified_like_a_download(home):
+    url = _unused_url("w.bin")
+    target = home / "downloads" / "src" / "w.bin"
+    with pytest.raises(OSError) as error:
+        cache.fetch(url, str(target), {"sha256": PAYLOAD_SHA256})
+    assert f"place it at {target} " in str(error.value)
+    target.write_bytes(b"not the published file")  # placed where the message says
+    with pytest.raises(ValueError, match="not the one published at"):
+        cache.fetch(url, str(target), {"sha256": PAYLOAD_SHA256})
+    target.write_bytes(PAYLOAD)
+    _touch(target, 1)
+    assert cache.fetch_verified(url, str(target), {"sha256": PAYLOAD_SHA256}) == (str(target), PAYLOAD_SHA256)
+
+
+def test_unpublished_hash_is_trusted_on_first_use(served, home):
+    """timm's hub gives no hash: the first file is recorded, a different one later is refused."""
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    assert cache.fetch_verified(f"{url}/w.bin", str(target), {}, progress=False)[1] == PAYLOAD_SHA256
+    target.write_bytes(b"another file")
+    _touch(target, 1)
+    with pytest.raises(ValueError, match="first used it") as error:
+        cache.fetch(f"{url}/w.bin", str(target), {})
+    assert PAYLOAD_SHA256 in str(error.value) and "gives no hash" in str(error.value)
+    target.write_bytes(PAYLOAD)  # the first file back
+    _touch(target, 2)
+    assert cache.fetch(f"{url}/w.bin", str(target), {}) == str(target)
+    target.unlink()  # deleting it is the way to accept a new file: its record goes with it
+    (directory / "w.bin").write_bytes(b"the publisher's new file")
+    new_sha256 = hashlib.sha256(b"the publisher's new file").hexdigest()
+    assert cache.fetch_verified(f"{url}/w.bin", str(target), {}, progress=False)[1] == new_sha256
+
+
+# 2. Conversions follow the source file.
+
+
+@pytest.fixture(scope="module")
+def squeezenets(tmp_path_factory):
+    """Two different random torchvision SqueezeNet 1.1 checkpoints (small, quick to convert)."""
+    directory = tmp_path_factory.mktemp("squeezenets")
+    for name, seed in (("a", 0), ("b", 1)):
+        torch.manual_seed(seed)
+        state = torchvision.models.squeezenet1_1(weights=None).state_dict()
+        state = {key: value.contiguous() for key, value in state.items()}
+        safetensors.torch.save_file(state, str(directory / f"{name}.safetensors"))
+    return directory
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _manifest(tmp_path, monkeypatch, url, file_hash):
+    entry = {
+        "model": "SqueezeNet1_1", "variant": "torchvision", "source": "torchvision", "source_model": "squeezenet1_1",
+        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
+    }  # fmt: skip
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"version": 1, "entries": [entry]}))
+    monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
+
+
+def _pretrained_features():
+    model = keras_famous.SqueezeNet1_1(weights="imagenet", include_top=False, input_shape=SHAPE, pooling="avg")
+    return model.predict(random_images(SHAPE), verbose=0)
+
+
+def test_conversion_is_keyed_on_the_source_file(squeezenets, tmp_path, home, monkeypatch):
+    """A mirror manifest switched to another file, then back: each file gets its own conversion."""
+    url = _unused_url("squeezenet1_1.safetensors")
+    target = home / "downloads" / "torchvision" / "squeezenet1_1.safetensors"
+    target.parent.mkdir(parents=True)
+    features = []
+    for name in ("a", "b", "a"):
+        target.write_bytes((squeezenets / f"{name}.safetensors").read_bytes())  # placed by hand
+        _manifest(tmp_path, monkeypatch, url, {"sha256": _sha256(target)})
+        features.append(_pretrained_features())
+    assert not np.allclose(features[0], features[1])  # b is not served a's conversion
+    np.testing.assert_array_equal(features[0], features[2])
+    converted = _files(home / "converted")
+    assert len(converted) == 2
+    assert {name.rsplit("_", 1)[1] for name in converted} == {
+        f"{_sha256(squeezenets / n)[:16]}.h5" for n in ("a.safetensors", "b.safetensors")
+    }
+
+
+# 3. Files take the umask's mode.
+
+
+def test_cache_files_honour_the_umask(squeezenets, served, tmp_path, home, monkeypatch):
+    directory, url = served
+    source = squeezenets / "a.safetensors"
+    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
+    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    previous = os.umask(0o027)
+    try:
+        _pretrained_features()
+    finally:
+        os.umask(previous)
+    files = _files(home)
+    assert [f.split("/")[0] for f in files] == ["converted", "downloads", "downloads"]
+    assert {f: oct(os.stat(home / f).st_mode & 0o777) for f in files} == {f: oct(0o640) for f in files}
+
+
+# 4. A read-only cache that holds the download still loads.
+
+
+def _read_only(monkeypatch, root):
+    """Makes creating files and directories under `root` fail as on a read-only cache. Simulated by
+    monkeypatching, because the tests may run as root, which ignores permission bits."""
+    root = str(root)
+    real_mkstemp, real_makedirs = tempfile.mkstemp, os.makedirs
+
+    def refuse(path):
+        if os.path.abspath(path).startswith(root):
+            raise PermissionError(errno.EROFS, "Read-only file system (simulated)", path)
+
+    def mkstemp(*args, dir=None, **kwargs):
+        refuse(dir or tempfile.gettempdir())
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    def makedirs(name, *args, **kwargs):
+        if not os.path.isdir(name):
+            refuse(name)
+        return real_makedirs(name, *args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "makedirs", makedirs)
+
+
+def test_read_only_cache_still_loads(squeezenets, served, tmp_path, home, monkeypatch):
+    directory, url = served
+    source = squeezenets / "a.safetensors"
+    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
+    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    expected = _pretrained_features()
+    for path in (home / "converted").iterdir():
+        path.unlink()
+    (home / "converted").rmdir()
+    (home / "downloads" / "torchvision" / "squeezenet1_1.safetensors.verified").unlink()
+    before = _files(home)
+
+    _manifest(tmp_path, monkeypatch, _unused_url("squeezenet1_1.safetensors"), {"sha256": _sha256(source)})
+    _read_only(monkeypatch, home)
+    hashed = _count_hashing(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            np.testing.assert_array_equal(_pretrained_features(), expected)
+    assert len(hashed) == 2  # no record can be kept: verified on every build
+    messages = [str(w.message) for w in caught if "converted" in str(w.message)]
+    assert len(messages) == 1 and str(home / "converted") in messages[0] and "KERAS_FAMOUS_HOME" in messages[0]
+    assert _files(home) == before
+
+    wrong = home / "downloads" / "torchvision" / "squeezenet1_1.safetensors"
+    wrong.write_bytes(b"not the published file")
+    with pytest.raises(ValueError, match="not the one published at"):
+        _pretrained_features()
+
+
+# 5. Stale temporary downloads are cleaned, live ones are not.
+
+
+def test_stale_part_files_are_removed_and_live_ones_kept(served, home):
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    target.parent.mkdir(parents=True)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(finished.stdout)
+    parts = {
+        "dead": target.parent / f".download-{dead_pid}-abcd1234.part",
+        "mine": target.parent / f".download-{os.getpid()}-abcd1234.part",
+        "live": target.parent / ".download-1-abcd1234.part",  # init: alive (another user's where not root)
+        "old": target.parent / f".download-{os.getpid()}-old12345.part",
+    }
+    for path in parts.values():
+        path.write_bytes(b"partial")
+    os.utime(parts["old"], (time.time() - 25 * 3600,) * 2)
+    cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256}, progress=False)
+    assert {name for name, path in parts.items() if path.exists()} == {"mine", "live"}
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.startswith(".download-")) == [
+        "w.bin", "w.bin.verified",
+    ]  # fmt: skip
+
+
+# 6. Every network failure is one OSError naming the URL and the path to place the file at.
+
+
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("missing", "HTTP Error 404"),
+        ("chunked-cut", "IncompleteRead"),
+        ("short", f"the connection closed after {SENT} of {PROMISED} bytes"),
+        ("reset", ""),  # "Connection reset by peer", or a short body if the data arrived first
+        ("stall", "timed out"),
+    ],
+)
+def test_network_failures_say_where_to_place_the_file(misbehaving, home, monkeypatch, name, why):
+    monkeypatch.setattr(cache, "TIMEOUT", 2)
+    target = home / "downloads" / "src" / "w.bin"
+    url = f"{misbehaving}/{name}"
+    stream = io.StringIO()
+    started = time.monotonic()
+    with pytest.raises(OSError) as error:
+        cache.fetch(url, str(target), {"sha256": PAYLOAD_SHA256}, stream=stream)
+    assert time.monotonic() - started < 10
+    assert type(error.value) is OSError
+    message = str(error.value)
+    assert message.startswith(f"Could not download {url} (") and why in message
+    assert message.endswith(
+        f"). Offline? Download it elsewhere and place it at {target} (keras_famous verifies its hash), "
+        "or build with weights=None."
+    )
+    shown = stream.getvalue()
+    if name in ("chunked-cut", "short", "stall"):  # the progress line was started, and is ended before the error
+        assert "Downloading w.bin" in shown and shown.endswith("\n")
+    assert shown == "" or shown.endswith("\n")  # 404: no progress line; a reset may come before any byte is read
+    assert _files(home) == []
+
+
+# 7. A broken KERAS_FAMOUS_MANIFEST leaves local files alone, and says what is wrong.
+
+
+@pytest.mark.parametrize(
+    "content, wrong",
+    [
+        (None, "No such file or directory"),
+        ("{not json", "Expecting property name"),
+        ('{"version": 1}', "no 'entries' list"),
+        ('{"entries": [5]}', "entry 0 is not an object"),
+        (json.dumps({"entries": [{"model": "AlexNet", "variant": "torchvision", "source": "torchvision",
+                                  "source_model": "alexnet", "format": "torch_pth", "converter": "torchvision"}]}),
+         "entry 0 lacks 'files'"),
+    ],
+)  # fmt: skip
+def test_broken_manifest(tmp_path, monkeypatch, content, wrong):
+    manifest = tmp_path / "mirror.json"
+    if content is not None:
+        manifest.write_text(content)
+    monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(manifest))
+    keras_famous.SqueezeNet1_1(include_top=False, input_shape=SHAPE).save_weights(tmp_path / "local.weights.h5")
+    model = keras_famous.SqueezeNet1_1(include_top=False, input_shape=SHAPE, weights=str(tmp_path / "local.weights.h5"))
+    assert model.built
+    with pytest.raises(FileNotFoundError, match="file not found"):
+        keras_famous.SqueezeNet1_1(weights=str(tmp_path / "absent.pth"))
+    with pytest.raises(ValueError) as error:
+        keras_famous.SqueezeNet1_1(weights="imagenet")
+    assert f"KERAS_FAMOUS_MANIFEST={str(manifest)!r}" in str(error.value) and wrong in str(error.value)
+
+
+# 8. A cache that cannot be written names KERAS_FAMOUS_HOME and the directory.
+
+
+@pytest.mark.parametrize("exists", [False, True])  # the directory cannot be made / cannot take the file
+def test_unwritable_cache_names_keras_famous_home(served, home, monkeypatch, exists):
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    if exists:
+        target.parent.mkdir(parents=True)
+    _read_only(monkeypatch, home)
+    with pytest.raises(PermissionError) as error:
+        cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256})
+    message = str(error.value)
+    assert str(target.parent) in message and "set KERAS_FAMOUS_HOME to a writable directory" in message
+
+
+# 9. A download with the wrong hash names what was expected and found, and never enters the cache.
+
+
+def test_download_hash_mismatch_names_url_file_and_hashes(served, home):
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    with pytest.raises(ValueError) as error:
+        cache.fetch(f"{url}/w.bin", str(target), {"sha256_prefix": "00000000"}, progress=False)
+    message = str(error.value)
+    for part in (f"{url}/w.bin", str(target), "00000000...", PAYLOAD_SHA256, "was not kept"):
+        assert part in message
+    assert _files(home) == []

@@ -1,0 +1,68 @@
+"""Layer names never depend on the session: a file saved from one build loads into a later build of the
+same model in the same process (a notebook), and keras.applications' legacy files, whose Keras 2.0 names
+count from 1, load by the order of the layers with weights, as Keras loads them."""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+
+import keras_famous
+from keras_famous import convert
+from conftest import advance_name_counters, assert_close_to_magnitude, random_images
+
+# keras.applications' layouts whose keras.applications builders leave layers unnamed, at small inputs
+UNNAMED_IN_KERAS = {"InceptionV3": (75, 75, 3), "Xception": (71, 71, 3), "InceptionResNetV2": (75, 75, 3)}
+
+
+@pytest.mark.parametrize("name", UNNAMED_IN_KERAS)
+def test_weights_saved_from_an_earlier_build_load_into_a_later_one(name, tmp_path):
+    builder, shape = getattr(keras_famous, name), UNNAMED_IN_KERAS[name]
+    first = builder(include_top=False, input_shape=shape)
+    images = random_images(shape)
+    expected = first.predict(images, verbose=0)
+    first.save_weights(tmp_path / "first.weights.h5")
+    first.save(tmp_path / "first.keras")
+    advance_name_counters(keras)
+    for file_name in ("first.weights.h5", "first.keras"):
+        again = builder(include_top=False, input_shape=shape, weights=str(tmp_path / file_name))
+        assert [layer.name for layer in again.layers] == [layer.name for layer in first.layers]
+        np.testing.assert_array_equal(again.predict(images, verbose=0), expected)
+
+
+@pytest.mark.parametrize("name", UNNAMED_IN_KERAS)
+def test_keras_2_numbered_legacy_files_load_by_order(name, tmp_path):
+    """The released inception_v3/xception/inception_resnet_v2 `_notop.h5` files were written by Keras 2.0:
+    tf_keras with its name counters advanced writes the same names (conv2d_1 is the first convolution)."""
+    shape = UNNAMED_IN_KERAS[name]
+    tf_keras.backend.clear_session()
+    advance_name_counters(tf_keras)
+    reference = getattr(tf_keras.applications, name)(weights=None, include_top=False, input_shape=shape)
+    rng = np.random.default_rng(3)
+    reference.set_weights(
+        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
+    )
+    images = random_images(shape)
+    expected = reference.predict(images, verbose=0)
+    reference.save_weights(tmp_path / "numbered.h5")
+    del reference
+    tf_keras.backend.clear_session()
+    ours = getattr(keras_famous, name)(include_top=False, input_shape=shape, weights=str(tmp_path / "numbered.h5"))
+    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+
+
+def test_legacy_file_of_another_network_names_the_position_and_both_layers(tmp_path):
+    tf_keras.backend.clear_session()
+    advance_name_counters(tf_keras)
+    tf_keras.applications.InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3)).save_weights(tmp_path / "v3.h5")
+    tf_keras.backend.clear_session()
+    model = keras_famous.InceptionResNetV2(include_top=False, input_shape=(75, 75, 3))
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="does not match this model") as error:
+        convert.load_file(model, tmp_path / "v3.h5", "InceptionResNetV2", "keras")
+    message = str(error.value)
+    assert "by order" in message and "our 'conv2d_" in message and "the file's 'conv2d_" in message
+    assert re.search(r"the file has 188 layers with weights, this model \d+", message)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
