@@ -6,7 +6,6 @@ so that Keras weight files load by name into the models that keras.applications 
 
 import collections
 
-import keras
 from keras import layers
 
 

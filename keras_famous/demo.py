@@ -144,7 +144,7 @@ def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvisio
         origin = f"weights={weights}"
         base = registry.build_variant(backbone, variant, include_top=False, pooling="avg", weights=weights,
                                       input_shape=shape)  # fmt: skip
-    print(f"  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
+    print("  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
     model = transfer.classifier(base, classes=5)
     taps = list(transfer.feature_taps(base).values())  # stage ends, finest to coarsest
     names = [layer.name for layer in base.layers]

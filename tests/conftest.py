@@ -1,4 +1,9 @@
+import contextlib
+import functools
+import http.server
+import json
 import os
+import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -68,3 +73,38 @@ def build_small(name, variant=None, **kwargs):
 # the layouts with their own operations); test_serialization round-trips every other variant.
 EXPORTED_MODELS = ("LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "GoogLeNet", "ResNet18", "ResNet50V2", "ResNeXt50",
                    "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121", "SqueezeNet1_1")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def http_server(handler):
+    """A server of `handler` on 127.0.0.1 (a free port) while the block runs; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def serving(directory):
+    """`directory` served over HTTP on 127.0.0.1, as a publisher's server would (a context manager yielding the URL)."""
+    return http_server(functools.partial(QuietHandler, directory=str(directory)))
+
+
+def one_file_entry(model, source_model, url, file_hash, variant="torchvision"):
+    """A manifest entry of a torchvision checkpoint published as safetensors at `url`."""
+    return {
+        "model": model, "variant": variant, "source": "torchvision", "source_model": source_model,
+        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
+    }  # fmt: skip
+
+
+def write_manifest(path, entries):
+    path.write_text(json.dumps({"version": 1, "entries": entries}))
+    return path

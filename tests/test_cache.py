@@ -4,7 +4,6 @@ cache still loads, stale temporary downloads are cleaned, every network failure 
 broken KERAS_FAMOUS_MANIFEST cannot break loading a local file. No internet: servers on 127.0.0.1."""
 
 import errno
-import functools
 import hashlib
 import http.server
 import io
@@ -27,16 +26,11 @@ import torchvision
 
 import keras_famous
 from keras_famous.weights import cache
-from conftest import random_images
+from conftest import http_server, one_file_entry, random_images, serving, write_manifest
 
 SHAPE = (64, 64, 3)
 PAYLOAD = b"published weights " * 1000
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 SENT, PROMISED = (1 << 20) + 1000, 4 << 20  # more than cache.CHUNK arrives, so the progress line has started
@@ -77,31 +71,21 @@ class _MisbehavingHandler(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def _serve(handler):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 @pytest.fixture
 def served(tmp_path):
     """(directory, its URL): files put in the directory are served over HTTP, as a publisher's server would."""
     directory = tmp_path / "published"
     directory.mkdir()
-    server, url = _serve(functools.partial(_QuietHandler, directory=str(directory)))
-    yield directory, url
-    server.shutdown()
-    server.server_close()
+    with serving(directory) as url:
+        yield directory, url
 
 
 @pytest.fixture
 def misbehaving():
     released = threading.Event()
-    server, url = _serve(type("Handler", (_MisbehavingHandler,), {"released": released}))
-    yield url
-    released.set()
-    server.shutdown()
-    server.server_close()
+    with http_server(type("Handler", (_MisbehavingHandler,), {"released": released})) as url:
+        yield url
+        released.set()
 
 
 @pytest.fixture
@@ -229,12 +213,7 @@ def _sha256(path):
 
 
 def _manifest(tmp_path, monkeypatch, url, file_hash):
-    entry = {
-        "model": "SqueezeNet1_1", "variant": "torchvision", "source": "torchvision", "source_model": "squeezenet1_1",
-        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
-    }  # fmt: skip
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps({"version": 1, "entries": [entry]}))
+    path = write_manifest(tmp_path / "manifest.json", [one_file_entry("SqueezeNet1_1", "squeezenet1_1", url, file_hash)])
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
 
 

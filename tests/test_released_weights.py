@@ -12,12 +12,9 @@ torchvision's own loader reading the file from its hub cache, timm's `pretrained
 For the others every tensor of the file must be assigned (all-or-nothing, so a count) and a few tensors are
 compared with the file's values by position. Each fixture is deleted once loaded (VGG's top files are ~550 MB)."""
 
-import functools
 import hashlib
-import http.server
 import json
 import os
-import threading
 from importlib import resources
 
 import h5py
@@ -29,7 +26,7 @@ from safetensors.numpy import load_file
 
 import keras_famous
 from keras_famous import registry, weights
-from conftest import assert_close_to_magnitude, random_images
+from conftest import assert_close_to_magnitude, random_images, serving, write_manifest
 from release_fixtures import fixture_path, write_release_fixture
 
 RAW_ENTRIES = json.loads(resources.files("keras_famous.weights").joinpath("manifest.json").read_text())["entries"]
@@ -69,21 +66,12 @@ def _params():
     ]  # fmt: skip
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="session")
 def release_site(tmp_path_factory):
     """(served directory, its URL, the session's cache): one server and one cache per test session."""
     served = tmp_path_factory.mktemp("releases")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield served, f"http://127.0.0.1:{server.server_address[1]}", tmp_path_factory.mktemp("keras_famous_home")
-    server.shutdown()
-    server.server_close()
+    with serving(served) as url:
+        yield served, url, tmp_path_factory.mktemp("keras_famous_home")
 
 
 def _hash_like(published, path):
@@ -105,8 +93,7 @@ def _serve(release_site, monkeypatch, index, file_kind, path):
     file = raws[index]["files"][file_kind]
     file["url"] = f"{url}/{os.path.relpath(path, served)}"
     file["hash"] = _hash_like(file["hash"], path)
-    manifest = served / "manifest.json"
-    manifest.write_text(json.dumps({"version": 1, "entries": raws}))
+    manifest = write_manifest(served / "manifest.json", raws)
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(manifest))
     monkeypatch.setenv("KERAS_FAMOUS_HOME", str(home))
 

@@ -1,13 +1,10 @@
 """The scripts in tools/ that need data or internet, run here on data the tests make."""
 
-import functools
 import hashlib
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ import torchvision
 
 import keras_famous
 from keras_famous import datasets
+from conftest import one_file_entry, serving, write_manifest
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
@@ -48,32 +46,18 @@ def test_evaluate_tool_on_a_class_directory(tmp_path):
     assert top1 == round(float(np.mean(scores.argmax(axis=1) == y)), 4)
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 def test_fetch_and_verify_tool_through_a_mirror(tmp_path):
     torch.manual_seed(0)
     reference = torchvision.models.resnet18(weights=None)
     path = tmp_path / "served" / "resnet18.safetensors"
     path.parent.mkdir()
     safetensors.numpy.save_file({k: v.numpy() for k, v in reference.state_dict().items()}, str(path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(path.parent)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        entry = {
-            "model": "ResNet18", "variant": "torchvision", "source": "torchvision", "source_model": "resnet18",
-            "format": "safetensors", "converter": "torchvision",
-            "files": {"top": {"url": f"http://127.0.0.1:{server.server_address[1]}/resnet18.safetensors",
-                              "hash": {"sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}},
-        }  # fmt: skip
-        (tmp_path / "mirror.json").write_text(json.dumps({"version": 1, "entries": [entry]}))
-        env = {"KERAS_FAMOUS_MANIFEST": str(tmp_path / "mirror.json"), "KERAS_FAMOUS_HOME": str(tmp_path / "home")}
+    with serving(path.parent) as url:
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry = one_file_entry("ResNet18", "resnet18", f"{url}/resnet18.safetensors", {"sha256": sha256})
+        mirror = write_manifest(tmp_path / "mirror.json", [entry])
+        env = {"KERAS_FAMOUS_MANIFEST": str(mirror), "KERAS_FAMOUS_HOME": str(tmp_path / "home")}
         result = _run("fetch_and_verify_weights.py", env=env)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert result.returncode == 0, result.stdout + result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("ResNet18"))
     assert line.split()[:4] == ["ResNet18", "torchvision", "imagenet", "ok"] and "max abs difference" in line

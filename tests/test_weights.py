@@ -4,11 +4,8 @@ atomic cache entries, all-or-nothing loading and the errors users see."""
 
 import functools
 import hashlib
-import http.server
-import json
 import os
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -18,7 +15,7 @@ import torchvision
 
 import keras_famous
 from keras_famous import convert, weights
-from conftest import assert_close_to_magnitude, random_images
+from conftest import assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
 
 SIZE = (64, 64, 3)
 
@@ -123,30 +120,15 @@ def test_pth_without_torch_is_a_clear_error(resnet18_files, monkeypatch):
         keras_famous.ResNet18(variant="torchvision", weights=str(resnet18_files[0] / "resnet18.pth"))
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def served(resnet18_files):
     """The checkpoint directory served over HTTP on 127.0.0.1, as a publisher's server would."""
-    handler = functools.partial(_QuietHandler, directory=str(resnet18_files[0]))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(resnet18_files[0]) as url:
+        yield url
 
 
 def _manifest(tmp_path, monkeypatch, url, file_hash):
-    entry = {
-        "model": "ResNet18", "variant": "torchvision", "source": "torchvision", "source_model": "resnet18",
-        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
-    }  # fmt: skip
-    path = tmp_path / "manifest.json"
-    path.write_text(json.dumps({"version": 1, "entries": [entry]}))
+    path = write_manifest(tmp_path / "manifest.json", [one_file_entry("ResNet18", "resnet18", url, file_hash)])
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
     monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path / "home"))
 
