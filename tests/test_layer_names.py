@@ -66,3 +66,16 @@ def test_legacy_file_of_another_network_names_the_position_and_both_layers(tmp_p
     assert "by order" in message and "our 'conv2d_" in message and "the file's 'conv2d_" in message
     assert re.search(r"the file has 188 layers with weights, this model \d+", message)
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_keras_3_file_written_in_a_busy_session_loads_by_structure(tmp_path):
+    """keras.applications' Xception saved by a Keras 3 session that had built other layers first: its unnamed
+    layers are "conv2d_1".. there, "conv2d".. here, so Keras' own loader matches the file by the model's structure."""
+    advance_name_counters(keras)
+    reference = keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
+    assert "conv2d" not in {layer.name for layer in reference.layers}
+    images = random_images((71, 71, 3))
+    expected = reference.predict(images, verbose=0)
+    reference.save_weights(tmp_path / "busy.weights.h5")
+    ours = keras_famous.Xception(include_top=False, input_shape=(71, 71, 3), weights=str(tmp_path / "busy.weights.h5"))
+    np.testing.assert_array_equal(ours.predict(images, verbose=0), expected)
