@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 from keras import layers
 
+from . import graph
 from .layers import EuclideanRBF, PartialConv2D, TrainableSubsampling
 
 
@@ -19,22 +20,13 @@ def parameter_counts(model):
     return trainable + non_trainable, trainable, non_trainable
 
 
-def _parents(layer, members):
-    parents = []
-    for node in layer._inbound_nodes:
-        for parent in node.parent_nodes:
-            if parent.operation in members:
-                parents.append(parent.operation)
-    return parents
-
-
 def topological_depth(model):
     """The number of layers on the longest input-to-output path, the input layer included: the
     "depth" of Keras' pretrained table (VGG16 23, InceptionV3 159)."""
     members = set(model.layers)
     depth = {}
     for layer in model.layers:  # Functional models list their layers in topological order
-        depth[layer] = 1 + max((depth[parent] for parent in _parents(layer, members)), default=0)
+        depth[layer] = 1 + max((depth[parent] for parent in graph.parents(layer, members)), default=0)
     return max(depth.values())
 
 

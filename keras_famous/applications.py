@@ -6,14 +6,14 @@ classifier_activation, name` (plus family options such as `variant`) and hands t
 and finally calls the one weights hook.
 """
 
-import inspect
-from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+import numbers
+from typing import Callable, Optional
 
 import keras
 
 from . import weights as weights_lib
 from .blocks import global_pool
+from .spec import InputContract, ModelSpec
 
 POOLING_CHOICES = (None, "avg", "max")
 
@@ -40,42 +40,79 @@ BUILDER_ARGS_DOC = """
 """
 
 
-@dataclass(frozen=True)
-class InputContract:
-    """What a network accepts: its default input shape, the smallest side it can process, and
-    whether its top flattens a fixed-size feature map (so pre-trained tops need the default size)."""
-
-    default_shape: Tuple[int, int, int]
-    min_size: int
-    flatten_top: bool = False
-
-
-def _is_pretrained(weights):
-    return weights is not None
+def output_side(side, kernel_size, strides=1, padding="valid"):
+    """The spatial side after a convolution or pool: padding "valid", "same", "ceil" (Caffe's and PyTorch's
+    ceil-mode pools) or a symmetric zero padding in pixels."""
+    if padding == "same":
+        return -(-side // strides)
+    if padding == "ceil":
+        return -(-(side - kernel_size) // strides) + 1
+    pad = 0 if padding == "valid" else padding
+    return (side + 2 * pad - kernel_size) // strides + 1
 
 
-def check_arguments(model_name, *, include_top, weights, pooling, classes, classifier_activation, weights_key=None):
-    if not isinstance(include_top, bool):
-        raise ValueError(f"`include_top` must be True or False for {model_name}; received include_top={include_top!r}.")
+def min_input_size(output_side_of, largest):
+    """The smallest input side for which `output_side_of(side)`, the side of the backbone's last feature map,
+    is at least 1 (searched up to `largest`, the default side)."""
+    return next(side for side in range(1, largest + 1) if output_side_of(side) >= 1)
+
+
+def check_bool(model_name, argument, value):
+    """`value` must be True or False (not "yes", not 1)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{argument}` must be True or False for {model_name}; received {argument}={value!r}.")
+    return value
+
+
+def check_rate(model_name, argument, value):
+    """A dropout-like rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(
+            f"`{argument}` must be a number in [0, 1) for {model_name}; received {argument}={value!r}."
+        )
+    return float(value)
+
+
+def check_positive_int(model_name, argument, value):
+    """A positive integer (numpy integers included)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f"`{argument}` must be a positive integer for {model_name}; received {argument}={value!r}."
+        )
+    return int(value)
+
+
+def _check_activation(model_name, classifier_activation, pretrained):
+    try:
+        activation = keras.activations.get(classifier_activation)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Unknown `classifier_activation` {classifier_activation!r} for {model_name}: use None (logits), "
+            "'softmax', another Keras activation name or a callable."
+        ) from error
+    if pretrained and activation not in (keras.activations.get("softmax"), keras.activations.get(None)):
+        raise ValueError(
+            f"With pre-trained weights, `classifier_activation` must be None or 'softmax' for {model_name}; "
+            f"received classifier_activation={classifier_activation!r}."
+        )
+
+
+def check_arguments(model_name, *, include_top, weights, pooling, classes, classifier_activation, variant=None):
+    """Validates the keras.applications arguments (before anything is built); returns `classes` as an int."""
+    check_bool(model_name, "include_top", include_top)
     if pooling not in POOLING_CHOICES:
         raise ValueError(
             f"`pooling` must be None, 'avg' or 'max' for {model_name}; received pooling={pooling!r}."
         )
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
-        raise ValueError(f"`classes` must be a positive integer for {model_name}; received classes={classes!r}.")
-    weights_lib.check_weights_argument(model_name, weights, weights_key)  # first: does such a file exist at all
+    classes = check_positive_int(model_name, "classes", classes)
+    weights_lib.check_weights_argument(model_name, weights, variant)  # first: does such a file exist at all
     if weights == "imagenet" and include_top and classes != 1000:
         raise ValueError(
             f"With `weights='imagenet'` and `include_top=True`, `classes` must be 1000 for {model_name}; "
             f"received classes={classes}. Use include_top=False and add your own classifier, or weights=None."
         )
-    if _is_pretrained(weights) and include_top:
-        activation = keras.activations.get(classifier_activation)
-        if activation not in (keras.activations.get("softmax"), keras.activations.get(None)):
-            raise ValueError(
-                f"With pre-trained weights, `classifier_activation` must be None or 'softmax' for {model_name}; "
-                f"received classifier_activation={classifier_activation!r}."
-            )
+    _check_activation(model_name, classifier_activation, pretrained=weights is not None and include_top)
+    return classes
 
 
 def _check_spatial(model_name, shape, contract, what):
@@ -83,13 +120,31 @@ def _check_spatial(model_name, shape, contract, what):
     for side in (height, width):
         if side is not None and side < contract.min_size:
             raise ValueError(
-                f"`{what}` is too small for {model_name}: received {what}={tuple(shape)}, but each side must "
+                f"`{what}` is too small for {model_name}: received {what} shape {tuple(shape)}, but each side must "
                 f"be at least {contract.min_size} pixels (the network's minimum input size). "
                 f"The default input shape is {contract.default_shape}."
             )
 
 
-def resolve_input_shape(model_name, input_shape, contract, *, include_top, weights):
+def _shape_tuple(model_name, input_shape, what):
+    """`input_shape` as a (height, width, channels) tuple of ints (None for a free side); ValueError otherwise."""
+    hint = f"a (height, width, channels) tuple such as (224, 224, 3) for {model_name}"
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise ValueError(f"`{what}` must be {hint}; received {what}={input_shape!r}.")
+    shape = tuple(input_shape)
+    if len(shape) != 3:
+        raise ValueError(f"`{what}` must be {hint}; received {what}={input_shape!r} ({len(shape)} dimensions).")
+    for index, side in enumerate(shape):
+        free = side is None and index < 2
+        if not free and (isinstance(side, bool) or not isinstance(side, numbers.Integral) or side < 1):
+            part = "channels" if index == 2 else "height and width"
+            raise ValueError(
+                f"`{what}` must be {hint}, with positive integer {part}; received {what}={input_shape!r}."
+            )
+    return tuple(None if side is None else int(side) for side in shape)
+
+
+def resolve_input_shape(model_name, input_shape, contract, *, include_top, weights, what="input_shape"):
     if keras.config.image_data_format() != "channels_last":
         raise ValueError(
             f"{model_name} is built channels_last; keras.config.image_data_format() is "
@@ -99,28 +154,26 @@ def resolve_input_shape(model_name, input_shape, contract, *, include_top, weigh
         if include_top:
             return contract.default_shape
         return (None, None, contract.default_shape[-1])
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            f"`input_shape` must be (height, width, channels) for {model_name}; received input_shape={input_shape}."
-        )
-    _check_spatial(model_name, input_shape, contract, "input_shape")
+    input_shape = _shape_tuple(model_name, input_shape, what)
+    _check_spatial(model_name, input_shape, contract, what)
     channels = contract.default_shape[-1]
-    if _is_pretrained(weights) and input_shape[-1] != channels:
+    if weights is not None and input_shape[-1] != channels:
         raise ValueError(
-            f"Pre-trained {model_name} weights expect {channels} input channels; received input_shape={input_shape}. "
-            "Use weights=None to train on other inputs."
+            f"Pre-trained {model_name} weights expect {channels} input channels; received {what} shape "
+            f"{input_shape}. Use weights=None to train on other inputs."
         )
     if include_top and contract.flatten_top:
         if None in input_shape[:2]:
             raise ValueError(
-                f"With `include_top=True`, {model_name} flattens its last feature map, so `input_shape` must be static; "
-                f"received input_shape={input_shape}. Use include_top=False for variable sizes."
+                f"With `include_top=True`, {model_name} flattens its last feature map, so `{what}` must have a "
+                f"static height and width; received {what} shape {input_shape}. Use include_top=False for "
+                "variable sizes."
             )
-        if _is_pretrained(weights) and input_shape != contract.default_shape:
+        if weights is not None and input_shape != contract.default_shape:
             raise ValueError(
-                f"With pre-trained weights and `include_top=True`, `input_shape` must be {contract.default_shape} for "
-                f"{model_name}; received input_shape={input_shape}. Use include_top=False for other sizes."
+                f"With pre-trained weights and `include_top=True`, `{what}` must have the shape "
+                f"{contract.default_shape} for {model_name}; received {input_shape}. Use include_top=False for "
+                "other sizes."
             )
     return input_shape
 
@@ -131,20 +184,29 @@ def make_input(model_name, input_tensor, input_shape, contract, *, include_top, 
         shape = resolve_input_shape(model_name, input_shape, contract, include_top=include_top, weights=weights)
         image_input = keras.Input(shape=shape, name="input_layer")
         return image_input, image_input
+    if not hasattr(input_tensor, "shape") or len(input_tensor.shape) != 4:
+        raise ValueError(
+            f"`input_tensor` must be a 4D image tensor (batch, height, width, channels) for {model_name}, such as "
+            f"keras.Input((224, 224, 3)); received input_tensor={input_tensor!r}."
+        )
     if not keras.backend.is_keras_tensor(input_tensor):
         shape = input_shape if input_shape is not None else tuple(input_tensor.shape[1:])
+        shape = resolve_input_shape(model_name, shape, contract, include_top=include_top, weights=weights,
+                                    what="input_tensor" if input_shape is None else "input_shape")  # fmt: skip
         image_input = keras.Input(tensor=input_tensor, shape=shape, name="input_layer")
         return image_input, image_input
-    resolve_input_shape(model_name, tuple(input_tensor.shape[1:]), contract, include_top=include_top, weights=weights)
+    resolve_input_shape(model_name, tuple(input_tensor.shape[1:]), contract, include_top=include_top, weights=weights,
+                        what="input_tensor")  # fmt: skip
     return input_tensor, keras.utils.get_source_inputs(input_tensor)
 
 
 def build_application(
-    model_name: str,
+    spec: ModelSpec,
+    variant: str,
     *,
-    contract: InputContract,
     backbone: Callable,
     top: Callable,
+    contract: Optional[InputContract] = None,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -153,79 +215,49 @@ def build_application(
     classes=1000,
     classifier_activation="softmax",
     name: Optional[str] = None,
-    weights_key: Optional[str] = None,
 ):
-    """Validates the keras.applications arguments and assembles the model.
+    """Validates the keras.applications arguments and assembles `spec`'s model drawn as `variant`.
 
     `backbone(x)` returns the last feature map; `top(x, classes, classifier_activation)` returns the
-    classifier output. `weights_key` names the model and variant for the weights hook.
+    classifier output. `contract` defaults to the spec's. The weights hook gets the variant's name map.
     """
-    check_arguments(
+    model_name = spec.name
+    variant, layout = spec.variant(variant)
+    contract = contract or spec.contract
+    classes = check_arguments(
         model_name,
         include_top=include_top,
         weights=weights,
         pooling=pooling,
         classes=classes,
         classifier_activation=classifier_activation,
-        weights_key=weights_key,
+        variant=variant,
     )
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"`name` must be a string for {model_name}; received name={name!r}.")
     image_input, inputs = make_input(
         model_name, input_tensor, input_shape, contract, include_top=include_top, weights=weights
     )
     x = backbone(image_input)
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name or model_name.lower())
-    return weights_lib.load_into(model, weights, weights_key or model_name)
+    target = weights_lib.Target(model_name, variant, layout.torch_names, spec.head_layers)
+    return weights_lib.load_into(model, weights, target)
 
 
-def make_builder(model_name, build, *, options, doc, options_doc="", default_classes=1000):
-    """The public builder of one model: the keras.applications arguments plus keyword family `options`
-    ({option: default}, documented by `options_doc`, Args lines). `build(app_args, **options)` returns the model; `app_args` holds the
-    keras.applications arguments (the model's `name` defaulting to the lower-case model name)."""
+def application_doc(summary, options_doc=""):
+    """Sets a builder's docstring: `summary` (the family's paper table), the keras.applications arguments
+    and the family's own options (`options_doc`, Args lines)."""
 
-    def builder(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=default_classes,
-        classifier_activation="softmax",
-        name=None,
-        **family_options,
-    ):
-        unknown = sorted(set(family_options) - set(options))
-        if unknown:
-            raise TypeError(f"{model_name}() got unexpected keyword arguments {unknown}; options: {sorted(options)}.")
-        app_args = dict(
-            include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
-            pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-            name=name or model_name.lower(),
-        )  # fmt: skip
-        return build(app_args, **{**options, **family_options})
+    def document(builder):
+        builder.__doc__ = f"Instantiates {builder.__name__}.\n{summary}{BUILDER_ARGS_DOC}{options_doc}"
+        return builder
 
-    base = [p for p in inspect.signature(builder).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    extra = [inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=value) for key, value in options.items()]
-    builder.__signature__ = inspect.Signature(base + extra)
-    builder.__name__ = builder.__qualname__ = model_name
-    builder.__doc__ = f"Instantiates {model_name}.\n{doc}{BUILDER_ARGS_DOC}{options_doc}"
-    return builder
-
-
-def fixed_layout_builder(model_name, *, layout, contract, backbone, top, doc, layout_doc):
-    """The builder of a model with one layout (`variant=layout` the only choice) and a backbone that
-    takes no options: Xception, Inception-ResNet-v2."""
-
-    def build(app_args, variant):
-        check_variant(model_name, variant, (layout,))
-        return build_application(model_name, contract=contract, backbone=backbone, top=top,
-                                 weights_key=f"{model_name}/{variant}", **app_args)  # fmt: skip
-
-    options_doc = f'        variant: "{layout}" ({layout_doc}).\n'
-    return make_builder(model_name, build, options={"variant": layout}, doc=doc, options_doc=options_doc)
+    return document
 
 
 def check_aux_logits(model_name, aux_logits, include_top):
+    check_bool(model_name, "aux_logits", aux_logits)
     if aux_logits and not include_top:
         raise ValueError(
             f"`aux_logits=True` needs `include_top=True` for {model_name} (the auxiliary heads are classifiers)."
@@ -241,11 +273,6 @@ def check_aux_input(model_name, tapped, min_grid, min_input):
             f"auxiliary head reads a grid of at least {min_grid}x{min_grid}, this input gives {grid[0]}x{grid[1]}. "
             "Use a larger input or `aux_logits=False`."
         )
-
-
-def check_variant(model_name, variant, variants):
-    if variant not in variants:
-        raise ValueError(f"Unknown `variant` {variant!r} for {model_name}; choose one of {tuple(variants)}.")
 
 
 def without_auxiliary_heads(model):

@@ -55,20 +55,22 @@ def relu(x, *, name):
     return layers.Activation("relu", name=name)(x)
 
 
-def conv_bn_relu(x, filters, kernel_size, *, strides=1, groups=1, use_bias=False, bn_epsilon=1e-5, relu_=True, name):
+def conv_bn_relu(
+    x, filters, kernel_size, *, strides=1, groups=1, use_bias=False, bn_epsilon=1e-5, activate=True, name
+):
     """`{name}_conv` -> `{name}_bn` -> `{name}_relu` (the ResNet/BN-VGG unit)."""
     x = conv2d(x, filters, kernel_size, strides=strides, groups=groups, use_bias=use_bias, name=name)
     x = batch_norm(x, epsilon=bn_epsilon, name=f"{name}_bn")
-    return relu(x, name=f"{name}_relu") if relu_ else x
+    return relu(x, name=f"{name}_relu") if activate else x
 
 
 # ----------------------------------------------------------------------------------------------
-# Tops: what follows the last feature map. `classifier` keeps the activation in float32 whatever
-# the dtype policy (the mixed-precision rule for softmax outputs).
+# Tops: what follows the last feature map. `prediction_layer` keeps the activation in float32
+# whatever the dtype policy (the mixed-precision rule for softmax outputs).
 # ----------------------------------------------------------------------------------------------
 
 
-def classifier(x, classes, activation, name="predictions"):
+def prediction_layer(x, classes, activation, name="predictions"):
     return layers.Dense(classes, activation=activation, dtype="float32", name=name)(x)
 
 
@@ -86,7 +88,7 @@ def average_pool_top(x, classes, activation, dropout=0.0):
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
-    return classifier(x, classes, activation)
+    return prediction_layer(x, classes, activation)
 
 
 def fully_connected_top(x, classes, activation, *, hidden_units, hidden_names, dropout=0.0, dropout_first=False):
@@ -102,7 +104,7 @@ def fully_connected_top(x, classes, activation, *, hidden_units, hidden_names, d
         x = layers.Dense(units, activation="relu", name=name)(x)
         if dropout and not dropout_first:
             x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return classifier(x, classes, activation)
+    return prediction_layer(x, classes, activation)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,9 +114,9 @@ def fully_connected_top(x, classes, activation, *, hidden_units, hidden_names, d
 # ----------------------------------------------------------------------------------------------
 
 
-def _projection(x, out_channels, strides, style, name):
-    shortcut = conv2d(x, out_channels, 1, strides=strides, use_bias=style.conv_bias, name=f"{name}_0")
-    return batch_norm(shortcut, epsilon=style.bn_epsilon, name=f"{name}_0_bn")
+def _projection(x, out_channels, strides, layout, name):
+    shortcut = conv2d(x, out_channels, 1, strides=strides, use_bias=layout.conv_bias, name=f"{name}_0")
+    return batch_norm(shortcut, epsilon=layout.bn_epsilon, name=f"{name}_0_bn")
 
 
 def _merge(shortcut, x, name):
@@ -122,31 +124,31 @@ def _merge(shortcut, x, name):
     return relu(x, name=f"{name}_out")
 
 
-def basic_unit(x, *, out_channels, strides, projection, style, name, **_):
+def basic_unit(x, *, out_channels, strides, projection, layout, name, **_):
     """Two 3x3 convolutions (ResNet-18/34)."""
-    shortcut = _projection(x, out_channels, strides, style, name) if projection else x
-    unit = dict(use_bias=style.conv_bias, bn_epsilon=style.bn_epsilon)
+    shortcut = _projection(x, out_channels, strides, layout, name) if projection else x
+    unit = dict(use_bias=layout.conv_bias, bn_epsilon=layout.bn_epsilon)
     x = conv_bn_relu(x, out_channels, 3, strides=strides, name=f"{name}_1", **unit)
-    x = conv_bn_relu(x, out_channels, 3, relu_=False, name=f"{name}_2", **unit)
+    x = conv_bn_relu(x, out_channels, 3, activate=False, name=f"{name}_2", **unit)
     return _merge(shortcut, x, name)
 
 
-def bottleneck_unit(x, *, width, out_channels, strides, projection, style, groups=1, name):
-    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand. `style.stride_in_3x3` puts the stride in
+def bottleneck_unit(x, *, width, out_channels, strides, projection, layout, groups=1, name):
+    """1x1 reduce, 3x3 (grouped for ResNeXt), 1x1 expand. `layout.stride_in_3x3` puts the stride in
     the 3x3 (ResNet v1.5, ResNeXt) instead of the first 1x1 (the paper's and Caffe's v1)."""
-    shortcut = _projection(x, out_channels, strides, style, name) if projection else x
-    reduce_strides, spatial_strides = (1, strides) if style.stride_in_3x3 else (strides, 1)
-    unit = dict(use_bias=style.conv_bias, bn_epsilon=style.bn_epsilon)
+    shortcut = _projection(x, out_channels, strides, layout, name) if projection else x
+    reduce_strides, spatial_strides = (1, strides) if layout.stride_in_3x3 else (strides, 1)
+    unit = dict(use_bias=layout.conv_bias, bn_epsilon=layout.bn_epsilon)
     x = conv_bn_relu(x, width, 1, strides=reduce_strides, name=f"{name}_1", **unit)
     x = conv_bn_relu(x, width, 3, strides=spatial_strides, groups=groups, name=f"{name}_2", **unit)
-    x = conv_bn_relu(x, out_channels, 1, relu_=False, name=f"{name}_3", **unit)
+    x = conv_bn_relu(x, out_channels, 1, activate=False, name=f"{name}_3", **unit)
     return _merge(shortcut, x, name)
 
 
-def preact_bottleneck_unit(x, *, width, out_channels, strides, projection, style, name, **_):
+def preact_bottleneck_unit(x, *, width, out_channels, strides, projection, layout, name, **_):
     """Pre-activation bottleneck (ResNet v2) as keras.applications draws it: BN-ReLU first, the
     projection from the pre-activation, a 1x1/stride max pool as the strided identity, no final ReLU."""
-    preact = batch_norm(x, epsilon=style.bn_epsilon, name=f"{name}_preact_bn")
+    preact = batch_norm(x, epsilon=layout.bn_epsilon, name=f"{name}_preact_bn")
     preact = relu(preact, name=f"{name}_preact_relu")
     if projection:
         shortcut = layers.Conv2D(out_channels, 1, strides=strides, name=f"{name}_0_conv")(preact)
@@ -154,10 +156,10 @@ def preact_bottleneck_unit(x, *, width, out_channels, strides, projection, style
         shortcut = layers.MaxPooling2D(1, strides=strides, name=f"{name}_0_pool")(x)
     else:
         shortcut = x
-    x = conv_bn_relu(preact, width, 1, use_bias=False, bn_epsilon=style.bn_epsilon, name=f"{name}_1")
+    x = conv_bn_relu(preact, width, 1, use_bias=False, bn_epsilon=layout.bn_epsilon, name=f"{name}_1")
     x = layers.ZeroPadding2D(1, name=f"{name}_2_pad")(x)
     x = layers.Conv2D(width, 3, strides=strides, use_bias=False, name=f"{name}_2_conv")(x)
-    x = batch_norm(x, epsilon=style.bn_epsilon, name=f"{name}_2_bn")
+    x = batch_norm(x, epsilon=layout.bn_epsilon, name=f"{name}_2_bn")
     x = relu(x, name=f"{name}_2_relu")
     x = layers.Conv2D(out_channels, 1, name=f"{name}_3_conv")(x)
     return layers.Add(name=f"{name}_out")([shortcut, x])

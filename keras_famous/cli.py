@@ -1,12 +1,25 @@
-"""`keras-famous`: list | summary | convert | export | demo (a thin layer over the library)."""
+"""`keras-famous`: list | summary | convert | export | demo | bench (a thin layer over the library).
+
+Quiet by default: TensorFlow's log lines are hidden unless `--verbose` is given or the user set
+TF_CPP_MIN_LOG_LEVEL. The console script enters through `keras_famous_console`, which sets that up
+before TensorFlow loads; `python -m keras_famous.cli` works too but shows TensorFlow's import notices.
+"""
 
 import argparse
 import os
 import sys
 
 
-def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+def _quiet_tensorflow(verbose=False):
+    """Unless `verbose`: TF_CPP_MIN_LOG_LEVEL=3 where the user set no level (the subprocesses inherit it),
+    and absl's Python warnings off when the level is 3."""
+    if verbose or os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") != "3":
+        return
+    try:
+        from absl import logging as absl_logging
+    except ImportError:
+        return
+    absl_logging.set_verbosity(absl_logging.ERROR)
 
 
 def _fmt_count(value):
@@ -67,7 +80,6 @@ def cmd_list(args):
 
 
 def cmd_summary(args):
-    _quiet_tensorflow()
     from . import analysis, registry
 
     spec = registry.get_spec(args.name)
@@ -110,8 +122,8 @@ def _source_reference(spec, variant, path):
 
 
 def cmd_convert(args):
-    _quiet_tensorflow()
-    from . import convert, registry
+    from . import files, registry
+    from .benchmarks import reference
 
     output = os.path.abspath(args.output)
     if not output.endswith(".weights.h5"):
@@ -122,34 +134,27 @@ def cmd_convert(args):
         raise ValueError(f"SRC {args.src!r} is not a file.")
     spec = registry.get_spec(args.model)
     variant, _ = spec.variant(args.variant)
-    reference = _source_reference(spec, variant, args.src)
-    activation = "softmax" if reference is not None and reference.library == "keras.applications" else None
+    source = _source_reference(spec, variant, args.src)
+    activation = "softmax" if source is not None and source.library == "keras.applications" else None
     top = {} if args.include_top else {"include_top": False, "pooling": "avg"}
     model = registry.build_variant(spec.name, variant, classifier_activation=activation, **top)
-    convert.load_file(model, args.src, spec.name, variant)
-    directory = os.path.dirname(output)
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(output)[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
-    try:
+    registry.load_weights(model, args.src, spec.name, variant)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with files.atomic_path(output, suffix=".weights.h5") as tmp:  # Keras wants the suffix
         model.save_weights(tmp)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     print(f"wrote {output}: {spec.name} ({variant}{', no top' if not args.include_top else ''}) from {args.src}")
-    if reference is None:
+    if source is None:
         print("not compared: no runnable source framework for this file")
         return 0
-    difference, scale, why = convert.compare.max_abs_difference(model, args.src, reference, spec.input_shape)
+    difference, scale, why = reference.max_abs_difference(model, args.src, source, spec.input_shape)
     if difference is None:
-        print(f"not compared with {reference.library} {reference.model}: {why}")
+        print(f"not compared with {source.library} {source.model}: {why}")
     else:
-        print(f"max abs difference vs {reference.library} {reference.model}: {difference:.3g} (outputs up to {scale:.3g})")
+        print(f"max abs difference vs {source.library} {source.model}: {difference:.3g} (outputs up to {scale:.3g})")
     return 0
 
 
 def cmd_export(args):
-    _quiet_tensorflow()
     import numpy as np
 
     from . import export, registry
@@ -175,7 +180,6 @@ def cmd_export(args):
 
 
 def cmd_demo(args):
-    _quiet_tensorflow()
     from . import demo
 
     demo.run(args.output, backbone=args.backbone, variant=args.variant, weights=args.weights,
@@ -185,34 +189,43 @@ def cmd_demo(args):
 
 
 def cmd_bench(args):
-    _quiet_tensorflow()
-    from . import benchmark
+    from . import benchmarks
 
-    benchmark.main_from_args(args)
+    benchmarks.main_from_args(args)
     return 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-famous", description="The famous CNNs as Keras applications.")
+    verbose_help = "show TensorFlow's log lines (hidden by default)"
+    parser.add_argument("--verbose", action="store_true", help=verbose_help)
+    verbose = argparse.ArgumentParser(add_help=False)  # after the subcommand too; SUPPRESS keeps one given before
+    verbose.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_list = sub.add_parser("list", help="print the catalog table")
+
+    def add_parser(name, **kwargs):
+        return sub.add_parser(name, parents=[verbose], **kwargs)
+
+    p_list = add_parser("list", help="print the catalog table")
     p_list.add_argument("--markdown", action="store_true", help="print a Markdown table")
     p_list.set_defaults(func=cmd_list)
-    p_summary = sub.add_parser("summary", help="print a model's layer-by-layer table")
+    p_summary = add_parser("summary", help="print a model's layer-by-layer table")
     p_summary.add_argument("name")
     p_summary.add_argument("--variant", default=None)
     p_summary.add_argument("--input-shape", default=None, help="e.g. 299,299,3")
     p_summary.add_argument("--no-top", dest="include_top", action="store_false")
     p_summary.set_defaults(func=cmd_summary)
-    p_convert = sub.add_parser("convert", help="convert a weights file (.h5, .safetensors, .pth, ...) to .weights.h5")
-    p_convert.add_argument("src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors")
+    p_convert = add_parser("convert", help="convert a weights file (.h5, .safetensors, .pth, ...) to .weights.h5")
+    p_convert.add_argument(
+        "src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors"
+    )
     p_convert.add_argument("--model", required=True, help="catalog name, e.g. ResNet50")
     p_convert.add_argument("--variant", default=None, help="the layout the file has, e.g. torchvision")
     p_convert.add_argument("--output", required=True, help="OUT.weights.h5")
     p_convert.add_argument("--no-top", dest="include_top", action="store_false", help="convert the backbone only")
     p_convert.add_argument("--force", action="store_true", help="overwrite an existing output")
     p_convert.set_defaults(func=cmd_convert)
-    p_export = sub.add_parser("export", help="export a model to SavedModel or TFLite, verified against Keras")
+    p_export = add_parser("export", help="export a model to SavedModel or TFLite, verified against Keras")
     p_export.add_argument("name")
     p_export.add_argument("--output", required=True, help="a directory (saved_model) or FILE.tflite")
     p_export.add_argument("--variant", default=None)
@@ -222,10 +235,14 @@ def build_parser():
     p_export.add_argument("--representative", default=None, help="a .npy of typical inputs (needed for int8)")
     p_export.add_argument("--input-shape", default=None, help="e.g. 160,160,3")
     p_export.add_argument("--force", action="store_true", help="overwrite an existing output")
-    p_export.add_argument("--no-optimize", dest="optimize", action="store_false",
-                          help="export the graph as built (no BatchNormalization folding, dropout/aux removal)")
+    p_export.add_argument(
+        "--no-optimize",
+        dest="optimize",
+        action="store_false",
+        help="export the graph as built (no BatchNormalization folding, dropout/aux removal)",
+    )
     p_export.set_defaults(func=cmd_export)
-    p_demo = sub.add_parser("demo", help="offline end to end: LeNet-5 digits, transfer learning, TFLite float32/int8")
+    p_demo = add_parser("demo", help="offline end to end: LeNet-5 digits, transfer learning, TFLite float32/int8")
     p_demo.add_argument("--output", default="keras-famous-demo", help="directory for the models, table and plot")
     p_demo.add_argument("--backbone", default="ResNet18", help="catalog backbone for the transfer-learning step")
     p_demo.add_argument("--variant", default="torchvision")
@@ -234,8 +251,8 @@ def build_parser():
     p_demo.add_argument("--head-epochs", type=int, default=4)
     p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
     p_demo.set_defaults(func=cmd_demo)
-    p_bench = sub.add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
-    from .benchmark import add_arguments
+    p_bench = add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
+    from .benchmarks import add_arguments
 
     add_arguments(p_bench)
     p_bench.set_defaults(func=cmd_bench)
@@ -243,8 +260,8 @@ def build_parser():
 
 
 def main(argv=None):
-    _quiet_tensorflow()
     args = build_parser().parse_args(argv)
+    _quiet_tensorflow(args.verbose)
     try:
         return args.func(args)
     except (ValueError, OSError) as error:

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from . import datasets, export, registry, transfer
+from .metrics import top_k_accuracy
 from .models.lenet import LeNet5
 
 FORMATS = (("keras", None), ("tflite float32", None), ("tflite int8", "int8"))
@@ -37,10 +38,6 @@ def _latency_ms(run, sample, repeats=30):
     return statistics.median(times)
 
 
-def _accuracy(scores, labels):
-    return float(np.mean(np.asarray(scores).argmax(1) == labels))
-
-
 def _size_mb(path):
     return os.path.getsize(path) / 1e6
 
@@ -52,7 +49,7 @@ def _evaluate_tflite(runner, images, labels, title):
     for start in range(0, len(images), 50):
         scores.append(runner(images[start : start + 50]))
         progress.add(len(scores[-1]))
-    return _accuracy(np.concatenate(scores), labels)
+    return top_k_accuracy(np.concatenate(scores), labels)
 
 
 def _deploy(model, slug, x_train, x_test, y_test, output_dir):
@@ -61,7 +58,7 @@ def _deploy(model, slug, x_train, x_test, y_test, output_dir):
     keras.Model(model.inputs, model.outputs, name=model.name).save(keras_path)  # uncompiled: no optimizer state
     keras_scores = model.predict(x_test, verbose=0)
     sample = x_test[:1]
-    rows = [dict(model=slug, format="keras", accuracy=_accuracy(keras_scores, y_test), size_mb=_size_mb(keras_path),
+    rows = [dict(model=slug, format="keras", accuracy=top_k_accuracy(keras_scores, y_test), size_mb=_size_mb(keras_path),
                  latency_ms=_latency_ms(model.predict_on_batch, sample))]  # fmt: skip
     progress = keras.utils.Progbar(2, unit_name="export")
     print(f"  exporting {slug} to TFLite float32 and int8 (each verified against Keras)")

@@ -25,15 +25,18 @@ input and output become int8 with the scale and zero point the interpreter repor
 (`real = scale * (q - zero_point)`); `run_tflite` does that conversion for you.
 """
 
+import contextlib
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
+from .files import atomic_path, check_writable_target
+from .inference import inference_model
 from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
+from .metrics import top1_agreement
 
 FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
@@ -63,8 +66,7 @@ def _check_arguments(path, format, quantize, representative_data, overwrite):
         raise ValueError(f"`quantize` applies to format='tflite' only; received format={format!r}, quantize={quantize!r}.")
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
-    if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it.")
+    check_writable_target(path, overwrite)
 
 
 def _single_output(model):
@@ -121,17 +123,6 @@ def _run_saved_model(directory, inputs):
     return next(iter(result.values())).numpy()
 
 
-def _replace(tmp, path):
-    """Moves `tmp` to `path`; a previous `path` (overwrite=True) is removed only after the move succeeded."""
-    backup = None
-    if os.path.exists(path):
-        backup = f"{path}.old-{os.getpid()}"
-        os.replace(path, backup)
-    os.replace(tmp, path)
-    if backup:
-        shutil.rmtree(backup) if os.path.isdir(backup) else os.remove(backup)
-
-
 def _keras_outputs(model, inputs, batch_size=32):
     """The model's (main) output on `inputs`, computed eagerly in batches: no predict-function tracing."""
     import keras
@@ -159,7 +150,7 @@ def _verify(format, quantize, artifact, inputs, expected):
     actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
     difference = float(np.max(np.abs(actual - expected)))
     relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
-    agreement = float(np.mean(actual.reshape(len(inputs), -1).argmax(1) == expected.reshape(len(inputs), -1).argmax(1)))
+    agreement = top1_agreement(actual, expected)
     tolerance = TOLERANCES.get((format, quantize))
     if tolerance is not None and relative > tolerance:
         raise ValueError(
@@ -198,34 +189,33 @@ def export(model, path, format="saved_model", quantize=None, representative_data
         _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
     reference = model
     if optimize:
-        from .inference import inference_model
 
         model = inference_model(model)
     _single_output(model)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, exist_ok=True)
-    scratch = tempfile.mkdtemp(dir=directory, prefix=f".{os.path.basename(path)}.tmp-")
-    saved_model_report = None
-    try:
-        saved_model_dir = os.path.join(scratch, "saved_model")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # The outputs replace `path` (and `saved_model_path`) only when everything below succeeded.
+    with contextlib.ExitStack() as outputs:
+        if format == "saved_model":
+            artifact = saved_model_dir = outputs.enter_context(atomic_path(path, directory=True))
+        else:
+            artifact = outputs.enter_context(atomic_path(path, suffix=".tflite"))
+            if saved_model_path is not None:
+                saved_model_dir = outputs.enter_context(atomic_path(saved_model_path, directory=True))
+            else:
+                scratch = tempfile.TemporaryDirectory(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.tmp-")
+                saved_model_dir = os.path.join(outputs.enter_context(scratch), "saved_model")
         _write_saved_model(model, saved_model_dir)
-        artifact = saved_model_dir
         if format == "tflite":
-            artifact = os.path.join(scratch, "model.tflite")
             with open(artifact, "wb") as handle:
                 handle.write(_tflite_bytes(saved_model_dir, quantize, representative_data))
-        checks = {format: (None, None, None)}
+        checks = {format: (None, None, None), "saved_model": (None, None, None)}
         if verify:
             inputs = _sample_inputs(model, sample_inputs, representative_data)
             expected = _keras_outputs(reference, inputs)
             checks[format] = _verify(format, quantize, artifact, inputs, expected)
             if saved_model_path is not None:
                 checks["saved_model"] = _verify("saved_model", None, saved_model_dir, inputs, expected)
-        if saved_model_path is not None:
-            _replace(saved_model_dir, saved_model_path)
-            saved_model_report = ExportReport(saved_model_path, "saved_model", None, _size(saved_model_path),
-                                              *checks.get("saved_model", (None, None, None)))  # fmt: skip
-        _replace(artifact, path)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    saved_model_report = None
+    if saved_model_path is not None:
+        saved_model_report = ExportReport(saved_model_path, "saved_model", None, _size(saved_model_path), *checks["saved_model"])
     return ExportReport(path, format, quantize, _size(path), *checks[format], saved_model=saved_model_report)

@@ -15,24 +15,20 @@ computes what the original computes in inference mode, to float rounding (tested
 import keras
 import numpy as np
 
+from . import graph
 from .layers import ChannelSlice
 
 FOLDABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
-def _history(tensor):
-    return tensor._keras_history.operation
-
-
 def _nodes(model):
     """{id(layer): the node that calls it in `model`} (a nested model may also be called elsewhere)."""
     nodes = {}
-    for depth_nodes in model._nodes_by_depth.values():
-        for node in depth_nodes:
-            if id(node.operation) in nodes:
-                raise ValueError(f"inference_model needs each layer called once; {node.operation.name!r} is "
-                                 "called more than once in this model.")  # fmt: skip
-            nodes[id(node.operation)] = node
+    for node in graph.nodes(model):
+        if id(node.operation) in nodes:
+            raise ValueError(f"inference_model needs each layer called once; {node.operation.name!r} is "
+                             "called more than once in this model.")  # fmt: skip
+        nodes[id(node.operation)] = node
     return nodes
 
 
@@ -45,7 +41,7 @@ def _consumers(nodes):
     for node in nodes.values():
         for tensor in _arguments(node):
             if isinstance(tensor, keras.KerasTensor):
-                counts[id(_history(tensor))] = counts.get(id(_history(tensor)), 0) + 1
+                counts[id(graph.producer(tensor))] = counts.get(id(graph.producer(tensor)), 0) + 1
     return counts
 
 
@@ -56,7 +52,7 @@ def _foldable_pairs(model, nodes):
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization) or layer.axis not in (-1, 3):
             continue
-        source = _history(nodes[id(layer)].arguments.args[0])
+        source = graph.producer(nodes[id(layer)].arguments.args[0])
         linear = getattr(source, "activation", None) in (None, keras.activations.linear)
         if isinstance(source, FOLDABLE) and linear and consumers.get(id(source)) == 1:
             pairs[id(source)] = layer
@@ -106,7 +102,7 @@ def _split_grouped(config, weights, x):
 
 def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxiliary=True, split_grouped=False):
     """The inference form of `model` (see the module docstring); `model` itself is not changed."""
-    if not isinstance(model, keras.Model) or not hasattr(model, "_inbound_nodes") or not model.layers:
+    if not isinstance(model, keras.Model) or not graph.is_functional(model) or not model.layers:
         raise ValueError("inference_model expects a built Keras Functional model.")
     nodes = _nodes(model)
     pairs = _foldable_pairs(model, nodes) if fold_batchnorm else {}
@@ -116,7 +112,7 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
     def mapped(structure):
         return keras.tree.map_structure(lambda t: new[id(t)] if isinstance(t, keras.KerasTensor) else t, structure)
 
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=_history(t).name) for t in model.inputs]
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=graph.producer(t).name) for t in model.inputs]
     new.update({id(old): fresh for old, fresh in zip(model.inputs, inputs)})
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):

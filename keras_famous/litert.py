@@ -1,39 +1,11 @@
 """The LiteRT interpreter for keras_famous' TFLite files, with no TensorFlow: `TFLiteModel` (also
-`export.TFLiteModel`), and, run as a script by `keras_famous.benchmark`, a timing worker
-`python litert.py MODEL.tflite BATCH WARMUP REPEATS` printing one JSON line (latencies in ms, peak
-resident memory of a process that holds only the interpreter), and the timing loop every benchmark
-worker shares (`time_calls`). Imports only numpy and ai-edge-litert.
+`export.TFLiteModel`, which verifies every TFLite export with it). Imports only numpy and ai-edge-litert
+(timing it is `keras_famous.benchmarks.litert_timing`'s job).
 """
 
-import json
 import os
-import resource
-import sys
-import time
 
 import numpy as np
-
-
-def peak_resident_mb():
-    """This process's peak resident memory in MB: Linux's VmHWM, which starts afresh at exec (unlike
-    `ru_maxrss`, which keeps the resident size of the process that spawned this one); `ru_maxrss`
-    elsewhere."""
-    try:
-        with open("/proc/self/status") as status:
-            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration, ValueError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def time_calls(call, warmup, repeats):
-    """Milliseconds of each of `repeats` calls of `call()`, after `warmup` untimed calls."""
-    latencies = []
-    for step in range(warmup + repeats):
-        start = time.perf_counter()
-        call()
-        if step >= warmup:
-            latencies.append(1000 * (time.perf_counter() - start))
-    return latencies
 
 
 class TFLiteModel:
@@ -74,17 +46,3 @@ class TFLiteModel:
     def __call__(self, inputs, batch_size=1):
         inputs = np.asarray(inputs, dtype="float32")
         return np.concatenate([self._invoke(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
-
-
-def main(argv):
-    path = argv[0]
-    batch, warmup, repeats = (int(value) for value in argv[1:4])
-    runner = TFLiteModel(path, num_threads=os.cpu_count())
-    shape = runner.source["shape"][1:]
-    images = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype("float32")
-    latencies = time_calls(lambda: runner(images, batch_size=batch), warmup, repeats)
-    print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb()}))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Optional, Tuple
 
-from . import analysis
+from . import analysis, weights
 from .models import FAMILIES
 
 SPECS = {spec.name: spec for family in FAMILIES for spec in family.SPECS}
@@ -55,6 +55,19 @@ def build_variant(model_name, variant=None, /, **kwargs):
     if not kwargs.get("include_top", True):
         options.pop("aux_logits", None)  # auxiliary heads are classifiers: a headless variant has none
     return spec.builder(**{**options, **kwargs})
+
+
+def weights_target(model_name, variant=None):
+    """The `weights.Target` of a catalog model and variant: what a weights file needs to know about it."""
+    spec = get_spec(model_name)
+    variant, layout = spec.variant(variant)
+    return weights.Target(spec.name, variant, layout.torch_names, spec.head_layers)
+
+
+def load_weights(model, path, model_name, variant=None):
+    """Loads a weights file (any supported format) into `model`, built as the catalog's `model_name` and
+    `variant`; all-or-nothing. The same loader `weights=path` uses at build time."""
+    return weights.load_into(model, path, weights_target(model_name, variant))
 
 
 def compute_stats(name, variant=None):

@@ -1,11 +1,25 @@
-"""Registry records: plain data that each family module declares beside its builders.
+"""The records a family declares beside its builders: plain data, no keras_famous imports.
 
-They live in their own dependency-free module so that `models/*` can declare them and `registry`
-can collect them without an import cycle (registry -> models -> blocks -> layers).
+A family module owns everything about its variants - the stage table, the input contract, the PyTorch
+name map, the preprocessing mode of its weights, the classifier layers, the references and their
+published accuracy - and declares it with `declare`. `registry`, `weights`, `convert` and the rest
+read these records; none of them knows a family by name.
 """
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, FrozenSet, Mapping, Optional, Tuple
+
+PREPROCESSING_MODES = ("caffe", "torch", "tf", "digits")
+
+
+@dataclass(frozen=True)
+class InputContract:
+    """What a network accepts: its default input shape, the smallest side it can process, and
+    whether its top flattens a fixed-size feature map (so pre-trained tops need the default size)."""
+
+    default_shape: Tuple[int, int, int]
+    min_size: int
+    flatten_top: bool = False
 
 
 @dataclass(frozen=True)
@@ -15,7 +29,8 @@ class Reference:
     `library` is "keras.applications", "keras-applications", "torchvision", "timm" or "paper";
     `model` is the name there (e.g. "ResNet50", "resnext50_32x4d"). `params` is the total count the
     source reports (weights plus BatchNormalization statistics, as Keras counts), `trainable_params`
-    the count of PyTorch's `parameters()` (what torchvision and timm report).
+    the count of PyTorch's `parameters()` (what torchvision and timm report). `top1`/`top5` are the
+    source's published ImageNet accuracy of its weights, stored here only.
     """
 
     library: str
@@ -29,11 +44,23 @@ class Reference:
 
 @dataclass(frozen=True)
 class Variant:
-    """One way of drawing a network: the builder keyword arguments and the references it matches."""
+    """One way of drawing a network.
+
+    `kwargs`: the builder arguments that select it. `preprocessing`: the input scaling its weights were
+    trained with (one of PREPROCESSING_MODES; None when no weights exist for it). `torch_names`: the
+    PyTorch name map of its layout, ((regular expression on the module path, Keras layer template), ...)
+    - a template field `{name+1}` adds 1 to the captured integer.
+    """
 
     kwargs: Mapping[str, object] = field(default_factory=dict)
     references: Tuple[Reference, ...] = ()
     note: str = ""
+    preprocessing: Optional[str] = None
+    torch_names: Tuple[Tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if self.preprocessing is not None and self.preprocessing not in PREPROCESSING_MODES:
+            raise ValueError(f"Unknown preprocessing mode {self.preprocessing!r}; one of {PREPROCESSING_MODES}.")
 
 
 @dataclass(frozen=True)
@@ -43,14 +70,34 @@ class ModelSpec:
     family: str
     paper: str
     year: int
-    input_shape: Tuple[int, int, int]
+    contract: InputContract
     variants: Mapping[str, Variant]
-    default_variant: str
+    head_layers: FrozenSet[str] = frozenset()  # classifier and auxiliary-head layers a headless build lacks
+
+    @property
+    def input_shape(self):
+        return self.contract.default_shape
+
+    @property
+    def default_variant(self):
+        return next(iter(self.variants))
 
     def variant(self, variant=None):
+        """(name, Variant) of `variant` (the default when None); ValueError naming the choices."""
         key = self.default_variant if variant is None else variant
-        if key not in self.variants:
+        if not isinstance(key, str) or key not in self.variants:
             raise ValueError(
-                f"Unknown `variant` {variant!r} for {self.name}; choose one of {sorted(self.variants)}."
+                f"Unknown `variant` {variant!r} for {self.name}; choose one of {tuple(self.variants)}."
             )
         return key, self.variants[key]
+
+
+def declare(name, builder, *, family, paper, year, contract, variants, head_layers=()):
+    """The one way a family declares a model. The first variant is the default; the input shape is the
+    contract's default shape."""
+    if not variants:
+        raise ValueError(f"{name} declares no variant.")
+    return ModelSpec(
+        name=name, builder=builder, family=family, paper=paper, year=year, contract=contract,
+        variants=dict(variants), head_layers=frozenset(head_layers),
+    )  # fmt: skip

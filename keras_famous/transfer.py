@@ -11,14 +11,12 @@ and `unfreeze` keeps them frozen by default, so their moving statistics - learne
 overwritten by small-batch statistics of the new data.
 """
 
-import json
 import math
-from importlib import resources
 
 import keras
-import numpy as np
 
-from . import preprocessing, registry
+from . import registry
+from .graph import producer as _producer
 
 BACKBONE = "backbone"
 
@@ -27,10 +25,6 @@ BACKBONE = "backbone"
 def _spatial(tensor):
     shape = tuple(tensor.shape)
     return shape[1:3] if len(shape) == 4 else None
-
-
-def _producer(tensor):
-    return tensor._keras_history.operation
 
 
 def _feature_taps(model):
@@ -199,38 +193,3 @@ def fine_tune(model, train_data, validation_data=None, *, head_epochs=5, fine_tu
     model.compile(keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile)
     tuned = model.fit(train_data, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit)
     return head, tuned
-
-
-# ---------------------------------------------------------------------------------------- inputs and labels
-def preprocess_input(images, model, variant=None, dataset="imagenet"):
-    """`images` in [0, 255] (RGB, channels last) scaled as `model`'s (a catalog name) pretrained weights
-    of `dataset` expect: caffe, torch or tf mode by the weights' source (see keras_famous.preprocessing)."""
-    spec = registry.get_spec(model)
-    variant, _ = spec.variant(variant)
-    return preprocessing.preprocess_input(images, preprocessing.mode_for(spec.name, variant, dataset))
-
-
-_CLASS_INDEX = None
-
-
-def imagenet_classes():
-    """[(wordnet_id, name)] of the 1,000 ImageNet-1k classes in the order of every ImageNet classifier."""
-    global _CLASS_INDEX
-    if _CLASS_INDEX is None:
-        text = resources.files("keras_famous.weights").joinpath("imagenet_class_index.json").read_text()
-        index = json.loads(text)
-        _CLASS_INDEX = [tuple(index[str(i)]) for i in range(len(index))]
-    return _CLASS_INDEX
-
-
-def decode_predictions(predictions, top=5):
-    """ImageNet predictions (batch, 1000) -> for each image the `top` [(wordnet_id, name, score)], best first."""
-    predictions = np.asarray(predictions)
-    classes = imagenet_classes()
-    if predictions.ndim != 2 or predictions.shape[1] != len(classes):
-        raise ValueError(
-            f"decode_predictions expects ImageNet predictions of shape (batch, {len(classes)}); "
-            f"received shape {predictions.shape}."
-        )
-    best = np.argsort(-predictions, axis=1)[:, :top]
-    return [[(*classes[j], float(row[j])) for j in order] for row, order in zip(predictions, best)]

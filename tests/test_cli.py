@@ -1,10 +1,13 @@
 """The console script, run as a user runs it."""
 
 import os
+import re
 import subprocess
 import sys
 
 import keras_famous
+import keras_famous_console
+from keras_famous import cli
 from conftest import advance_name_counters
 
 
@@ -40,6 +43,31 @@ def test_unknown_model_is_a_clear_error():
     assert "Unknown model `name`" in result.stderr
 
 
+def test_quiet_by_default_verbose_on_request():
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # the user set none
+    quiet = subprocess.run([SCRIPT, "summary", "LeNet5"], capture_output=True, text=True, env=env, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Total params" in quiet.stdout
+    log_lines = [line for line in quiet.stderr.splitlines() if re.match(r"[IWEF]\d{4} \d\d:\d\d:\d\d", line)]
+    assert log_lines == [], log_lines  # absl/TensorFlow C++ lines: I0000 00:00:..., W1124 12:00:00...
+    for notice in ("rebuild TensorFlow", "oneDNN custom operations", "absl::InitializeLog", "WARNING:absl"):
+        assert notice not in quiet.stderr
+    verbose = subprocess.run([SCRIPT, "summary", "LeNet5", "--verbose"], capture_output=True, text=True, env=env,
+                             timeout=300)  # fmt: skip
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout == quiet.stdout
+
+
+def test_verbose_is_global():
+    parser = cli.build_parser()
+    assert parser.parse_args(["--verbose", "summary", "LeNet5"]).verbose
+    assert parser.parse_args(["summary", "LeNet5", "--verbose"]).verbose
+    assert not parser.parse_args(["summary", "LeNet5"]).verbose
+    for argv, expected in ((["--verbose", "list"], True), (["list", "--verb"], True), (["list"], False),
+                           (["convert", "x.h5", "--", "--verbose"], False)):  # fmt: skip
+        assert keras_famous_console.verbose_requested(argv) is expected
+
+
 def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "keras_famous.cli", "list", "--markdown"], capture_output=True,
                             text=True, timeout=300)  # fmt: skip
@@ -54,7 +82,9 @@ def _random_resnet18(directory):
     torch.manual_seed(0)
     reference = torchvision.models.resnet18(weights=None).eval()
     torch.save(reference.state_dict(), directory / "r18.pth")
-    safetensors.numpy.save_file({k: v.numpy() for k, v in reference.state_dict().items()}, str(directory / "r18.safetensors"))
+    safetensors.numpy.save_file(
+        {k: v.numpy() for k, v in reference.state_dict().items()}, str(directory / "r18.safetensors")
+    )
     return reference
 
 
@@ -73,7 +103,16 @@ def test_convert_torch_checkpoints(tmp_path):
         expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
     for source in ("r18.pth", "r18.safetensors"):
         output = tmp_path / f"{source}.weights.h5"
-        result = _run("convert", str(tmp_path / source), "--model", "ResNet18", "--variant", "torchvision", "--output", str(output))
+        result = _run(
+            "convert",
+            str(tmp_path / source),
+            "--model",
+            "ResNet18",
+            "--variant",
+            "torchvision",
+            "--output",
+            str(output),
+        )
         assert result.returncode == 0, result.stderr
         assert "max abs difference vs torchvision resnet18" in result.stdout
         assert _reported_difference(result.stdout) <= 1e-4 * np.abs(expected).max()
@@ -85,7 +124,17 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path):
     _random_resnet18(tmp_path)
     output = tmp_path / "out.weights.h5"
     output.write_bytes(b"precious")
-    args = ("convert", str(tmp_path / "r18.safetensors"), "--model", "ResNet18", "--variant", "torchvision", "--output", str(output), "--no-top")
+    args = (
+        "convert",
+        str(tmp_path / "r18.safetensors"),
+        "--model",
+        "ResNet18",
+        "--variant",
+        "torchvision",
+        "--output",
+        str(output),
+        "--no-top",
+    )
     result = _run(*args)
     assert result.returncode == 2 and "--force" in result.stderr and output.read_bytes() == b"precious"
     result = _run(*args, "--force")
@@ -99,17 +148,28 @@ def test_convert_keras_applications_h5(tmp_path):
     import tf_keras
 
     tf_keras.applications.ResNet50(weights=None).save_weights(tmp_path / "resnet50.h5")
-    result = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet50", "--output", str(tmp_path / "r50.weights.h5"))
+    result = _run(
+        "convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet50", "--output", str(tmp_path / "r50.weights.h5")
+    )
     assert result.returncode == 0, result.stderr
     assert _reported_difference(result.stdout) < 1e-5  # softmax outputs of tf_keras and ours
     # xception_weights_tf_dim_ordering_tf_kernels.h5 as Keras 2.0 wrote it: shortcut convolutions conv2d_1..4
     tf_keras.backend.clear_session()
     advance_name_counters(tf_keras)
     tf_keras.applications.Xception(weights=None).save_weights(tmp_path / "xception.h5")
-    result = _run("convert", str(tmp_path / "xception.h5"), "--model", "Xception", "--output", str(tmp_path / "xception.weights.h5"))
+    result = _run(
+        "convert",
+        str(tmp_path / "xception.h5"),
+        "--model",
+        "Xception",
+        "--output",
+        str(tmp_path / "xception.weights.h5"),
+    )
     assert result.returncode == 0, result.stderr
     assert _reported_difference(result.stdout) < 1e-5  # tf_keras reads it by order too
-    wrong = _run("convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5"))
+    wrong = _run(
+        "convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5")
+    )
     assert wrong.returncode == 2 and "does not match this model" in wrong.stderr
 
 
@@ -120,7 +180,16 @@ def test_export_lenet5_to_int8_tflite(tmp_path):
 
     (x_train, _), _ = datasets.digits_32x32()
     np.save(tmp_path / "calibration.npy", x_train[:100])
-    args = ("export", "LeNet5", "--weights", "digits", "--quantize", "int8", "--representative", str(tmp_path / "calibration.npy"))
+    args = (
+        "export",
+        "LeNet5",
+        "--weights",
+        "digits",
+        "--quantize",
+        "int8",
+        "--representative",
+        str(tmp_path / "calibration.npy"),
+    )
     result = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
     assert result.returncode == 0, result.stderr
     assert "as tflite int8" in result.stdout and "top-1 agreement" in result.stdout

@@ -151,3 +151,70 @@ def test_mismatched_weights_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="does not match this model") as error:
         keras_famous.ResNet34(weights=str(path))
     assert "conv2_block3_1_conv" in str(error.value)  # names the layers ResNet34 has and the file lacks
+
+
+# Issue 14's list of bad arguments: each error names the argument (or the family option) and the fix.
+BAD_ARGUMENTS = [
+    ("ResNet18", {"input_shape": (64, 64, 0)}, "`input_shape`.*positive integer channels"),
+    ("ResNet18", {"input_shape": (64, 64, 2.5)}, "`input_shape`.*positive integer channels"),
+    ("ResNet18", {"input_shape": "224,224,3"}, "`input_shape` must be a \\(height, width, channels\\) tuple"),
+    ("ResNet18", {"input_shape": 224}, "`input_shape` must be a \\(height, width, channels\\) tuple"),
+    ("ResNet18", {"classifier_activation": "sofmax"}, "Unknown `classifier_activation` 'sofmax'"),
+    ("ResNet18", {"include_top": "yes"}, "`include_top` must be True or False"),
+    ("ResNet18", {"classes": 0}, "`classes` must be a positive integer"),
+    ("ResNet18", {"classes": 2.0}, "`classes` must be a positive integer"),
+    ("ResNet18", {"name": 3}, "`name` must be a string"),
+    ("ResNet18", {"variant": "v9"}, "Unknown `variant` 'v9'"),
+    ("VGG16", {"batch_norm": "yes"}, "`batch_norm` must be True or False"),
+    ("VGG16", {"dropout": 1.5}, "`dropout` must be a number in \\[0, 1\\)"),
+    ("VGG16", {"variant": "bn", "batch_norm": False}, "disagree"),
+    ("GoogLeNet", {"aux_logits": "yes"}, "`aux_logits` must be True or False"),
+    ("InceptionV3", {"aux_logits": 1}, "`aux_logits` must be True or False"),
+    ("DenseNet", {"growth_rate": 0}, "`growth_rate` must be a positive integer"),
+    ("ResNet18", {"input_tensor": np.zeros((2, 3))}, "`input_tensor` must be a 4D image tensor"),
+    ("ResNet18", {"input_tensor": keras.Input((16, 16, 3)), "include_top": False}, "`input_tensor` is too small"),
+]
+
+
+@pytest.mark.parametrize("builder, kwargs, message", BAD_ARGUMENTS, ids=[f"{b}-{'-'.join(k)}" for b, k, _ in BAD_ARGUMENTS])
+def test_bad_arguments_name_the_argument(builder, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        getattr(keras_famous, builder)(**kwargs)
+
+
+def test_numpy_integers_are_integers():
+    model = keras_famous.ResNet18(classes=np.int64(10), input_shape=(np.int64(32), 32, np.int32(3)))
+    assert model.output_shape == (None, 10) and model.input_shape == (None, 32, 32, 3)
+    assert isinstance(model.layers[-1].units, int)
+
+
+def test_a_missing_weights_file_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="`weights` file not found.*missing.weights.h5"):
+        keras_famous.ResNet18(weights=tmp_path / "missing.weights.h5")
+    with pytest.raises(FileNotFoundError):  # still a FileNotFoundError for code that caught one
+        keras_famous.ResNet18(weights=str(tmp_path / "missing.h5"))
+
+
+def test_vgg_variant_is_the_registry_spelling():
+    """`VGG16(variant="bn")` is torchvision's vgg16_bn; `batch_norm=True` is kept as the older spelling."""
+    bn = keras_famous.VGG16(variant="bn", include_top=False, input_shape=(32, 32, 3))
+    alias = keras_famous.VGG16(batch_norm=True, include_top=False, input_shape=(32, 32, 3))
+    assert [layer.name for layer in bn.layers] == [layer.name for layer in alias.layers]
+    assert "block1_conv1_bn" in {layer.name for layer in bn.layers}
+    assert registry.get_spec("VGG16").variants["bn"].kwargs == {"variant": "bn"}
+
+
+def test_builders_have_real_signatures():
+    """help() and IDEs read the def: the keras.applications arguments, then the family's options."""
+    import inspect
+
+    keras_args = ["include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
+                  "classifier_activation", "name"]  # fmt: skip
+    for name in keras_famous.list_models():
+        builder = registry.get_spec(name).builder
+        parameters = inspect.signature(builder).parameters
+        assert list(parameters)[: len(keras_args)] == keras_args, name
+        assert not any(p.kind is p.VAR_KEYWORD for p in parameters.values()), name
+        assert "variant" in parameters and parameters["variant"].kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert parameters["variant"].default == registry.get_spec(name).default_variant, name
+        assert not hasattr(builder, "__signature__") and builder.__code__.co_name == name, name

@@ -10,7 +10,7 @@ import pytest
 import tf_keras
 
 import keras_famous
-from keras_famous import convert
+from keras_famous import convert, registry
 from conftest import advance_name_counters, assert_close_to_magnitude, random_images
 
 # keras.applications' layouts whose keras.applications builders leave layers unnamed, at small inputs
@@ -61,7 +61,7 @@ def test_legacy_file_of_another_network_names_the_position_and_both_layers(tmp_p
     model = keras_famous.InceptionResNetV2(include_top=False, input_shape=(75, 75, 3))
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match="does not match this model") as error:
-        convert.load_file(model, tmp_path / "v3.h5", "InceptionResNetV2", "keras")
+        registry.load_weights(model, tmp_path / "v3.h5", "InceptionResNetV2", "keras")
     message = str(error.value)
     assert "by order" in message and "our 'conv2d_" in message and "the file's 'conv2d_" in message
     assert re.search(r"the file has 188 layers with weights, this model \d+", message)

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from keras_famous import convert, registry
-from keras_famous.convert import torchvision as tv_convert
+from keras_famous.convert import state_dict as tv_convert
 from conftest import assert_close_to_magnitude, random_images
 
 TORCH_MODELS = [
@@ -19,6 +19,7 @@ TORCH_MODELS = [
     for ref in variant_spec.references
     if ref.library in ("torchvision", "timm")
 ]
+RESNET_NAMES = registry.get_spec("ResNet18").variants["torchvision"].torch_names
 SLOW = {"vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x4d", "wide_resnet50_2", "densenet169", "densenet201"}
 
 
@@ -115,7 +116,7 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
     for source in ("pth", "safetensors"):
         if source == "safetensors":  # start from other weights, so that the second load must do everything
             ours.set_weights([np.zeros_like(w) for w in ours.get_weights()])
-            convert.load_file(ours, safe, name, variant)
+            registry.load_weights(ours, safe, name, variant)
         outputs = ours.predict(images, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         assert len(outputs) == len(expected)
@@ -137,7 +138,7 @@ def test_wrong_checkpoint_is_refused_and_model_untouched():
     before = [w.copy() for w in ours.get_weights()]
     state = {key: value.numpy() for key, value in reference.state_dict().items()}
     with pytest.raises(ValueError, match="does not match this model"):
-        tv_convert.load_state_dict(ours, state, tv_convert.RESNET_RULES)
+        tv_convert.load_state_dict(ours, state, RESNET_NAMES)
     assert all(np.array_equal(a, b) for a, b in zip(before, ours.get_weights()))
 
 
@@ -147,7 +148,7 @@ def test_headless_model_loads_without_classifier():
     reference.eval()
     ours = registry.get_model("ResNet18", include_top=False, pooling="avg")
     state = {key: value.numpy() for key, value in reference.state_dict().items()}
-    tv_convert.load_state_dict(ours, state, tv_convert.RESNET_RULES)
+    tv_convert.load_state_dict(ours, state, RESNET_NAMES)
     images = random_images((96, 96, 3))
     reference.fc = torch.nn.Identity()
     with torch.no_grad():

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_famous
 import keras_famous as kf
 from keras_famous import preprocessing, transfer
 
@@ -130,21 +131,28 @@ def test_classifier_round_trips_through_keras_file(tmp_path):
 
 def test_preprocess_input_follows_the_weights_source():
     images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
-    np.testing.assert_allclose(transfer.preprocess_input(images, "ResNet50"), preprocessing.preprocess_input(images, "caffe"))
-    np.testing.assert_allclose(transfer.preprocess_input(images, "DenseNet121"), (images / 255 - preprocessing.IMAGENET_MEAN) / preprocessing.IMAGENET_STD, rtol=1e-5)
-    np.testing.assert_allclose(transfer.preprocess_input(images, "InceptionV3"), images / 127.5 - 1, rtol=1e-6)
-    np.testing.assert_allclose(transfer.preprocess_input(images, "ResNet50", variant="torchvision"), preprocessing.preprocess_input(images, "torch"))
+    np.testing.assert_allclose(keras_famous.preprocess_input(images, "ResNet50"), images[..., ::-1] - preprocessing.CAFFE_MEAN_BGR)
+    np.testing.assert_allclose(keras_famous.preprocess_input(images, "DenseNet121"), (images / 255 - preprocessing.IMAGENET_MEAN) / preprocessing.IMAGENET_STD, rtol=1e-5)
+    np.testing.assert_allclose(keras_famous.preprocess_input(images, "InceptionV3"), images / 127.5 - 1, rtol=1e-6)
+    np.testing.assert_allclose(keras_famous.preprocess_input(images, "resnet50", variant="torchvision"), preprocessing.scale(images, "torch"))
+    np.testing.assert_allclose(keras_famous.preprocess_input(images, "GoogLeNet", "torchvision"), images / 127.5 - 1, rtol=1e-6)  # ported from TF
+    with pytest.raises(ValueError, match="no pretrained weights.*'torchvision'"):
+        keras_famous.preprocess_input(images, "ResNet18", variant="keras")
+    with pytest.raises(ValueError, match="Unknown `variant`"):
+        keras_famous.preprocess_input(images, "ResNet50", variant="nope")
 
 
 def test_decode_predictions_uses_the_shipped_imagenet_index():
-    classes = transfer.imagenet_classes()
+    classes = keras_famous.imagenet_utils.imagenet_classes()
     assert len(classes) == 1000 and len({wnid for wnid, _ in classes}) == 1000
     assert [wnid for wnid, _ in classes] == sorted(wnid for wnid, _ in classes)  # training order
     predictions = np.zeros((2, 1000), "float32")
     predictions[0, [1, 2]] = [0.7, 0.2]
     predictions[1, 999] = 1.0
-    decoded = transfer.decode_predictions(predictions, top=2)
+    decoded = keras_famous.decode_predictions(predictions, top=2)
     assert decoded[0] == [("n01443537", "goldfish", pytest.approx(0.7)), ("n01484850", "great white shark", pytest.approx(0.2))]
     assert decoded[1][0][:2] == ("n15075141", "toilet tissue")
-    with pytest.raises(ValueError, match=r"shape \(batch, 1000\)"):
-        transfer.decode_predictions(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match=r"`predictions`.*shape \(batch, 1000\)"):
+        keras_famous.decode_predictions(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="`top`"):
+        keras_famous.decode_predictions(predictions, top=0)

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 import keras_famous
-from keras_famous import convert, weights
+from keras_famous import convert, registry, weights
 from conftest import assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
 
 SIZE = (64, 64, 3)
@@ -89,7 +89,7 @@ def test_wrong_model_or_variant_file_leaves_the_model_unchanged(resnet18_files, 
         model = build(input_shape=SIZE, include_top=False)
         before = [w.copy() for w in model.get_weights()]
         with pytest.raises(ValueError, match="does not match this model") as error:
-            convert.load_file(model, directory / "resnet18.safetensors", "ResNet18", "torchvision")
+            registry.load_weights(model, directory / "resnet18.safetensors", "ResNet18", "torchvision")
         assert "expects shapes" in str(error.value) or "no weights for layers" in str(error.value)
         assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     # a Keras file of another network, through Keras' own loader, is refused all-or-nothing too
@@ -97,7 +97,7 @@ def test_wrong_model_or_variant_file_leaves_the_model_unchanged(resnet18_files, 
     model = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False)
     before = [w.copy() for w in model.get_weights()]
     with pytest.raises(ValueError, match="does not match this model"):
-        convert.load_file(model, tmp_path / "other.weights.h5", "ResNet18", "torchvision")
+        registry.load_weights(model, tmp_path / "other.weights.h5", "ResNet18", "torchvision")
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
 
 
@@ -212,17 +212,19 @@ def test_manifest_covers_every_public_source():
         assert entry.files["top"].url.startswith(("https://", "package:"))
         if entry.source != "timm":  # timm's hub files carry no published hash
             assert entry.files["top"].hash, (model, variant)
-        if entry.converter in ("torchvision", "timm"):
-            assert convert.torch_rules(model, variant)
+        layout = spec.variants[variant]
+        assert layout.preprocessing, (model, variant)  # weights exist, so their input scaling is declared
+        if entry.converter == "torch":
+            assert layout.torch_names, (model, variant)
     assert {("InceptionV4", "timm", "imagenet"), ("AlexNet", "torchvision", "imagenet"), ("GoogLeNet", "torchvision", "imagenet")} <= set(manifest)
 
 
-def test_shipped_lenet5_scores_what_the_manifest_records():
+def test_shipped_lenet5_scores_what_its_reference_records():
     """The LeNet-5 we trained (tools/train_lenet_digits.py) on scikit-learn's digits: its test accuracy is
-    recorded in the manifest, and the shipped file still gives exactly that."""
+    recorded in lenet.py's Reference, and the shipped file still gives exactly that."""
     from keras_famous import datasets
 
-    entry = weights.entry_for("LeNet5", "original", "digits")
+    entry = next(ref for ref in keras_famous.registry.get_spec("LeNet5").variants["original"].references if ref.top1)
     (_, _), (x_test, y_test) = datasets.digits_32x32()
     model = keras_famous.LeNet5(weights="digits")
     scores = model.predict(x_test, verbose=0)

@@ -18,8 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from keras_famous import precision, registry  # noqa: E402
+from keras_famous.files import atomic_file  # noqa: E402
 
 
 def throughput(model_name, policy, batch, steps, warmup, input_size, classes=1000):
@@ -53,7 +55,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--input-size", type=int, default=None, help="default: the model's own (224 for ResNet50)")
-    parser.add_argument("--policy", default="auto", help="the mixed policy to compare: auto, mixed_float16, mixed_bfloat16")
+    parser.add_argument(
+        "--policy", default="auto", help="the mixed policy to compare: auto, mixed_float16, mixed_bfloat16"
+    )
     parser.add_argument("--allow-cpu", action="store_true", help="run without an accelerator (a smoke test)")
     parser.add_argument("--json", default=None, help="also write the records here")
     args = parser.parse_args(argv)
@@ -65,7 +69,7 @@ def main(argv=None):
                   "or pass --policy mixed_bfloat16 --allow-cpu for a CPU run.", file=sys.stderr)  # fmt: skip
             return 2
         mixed = "mixed_bfloat16"
-    devices = sorted(precision._devices())
+    devices = sorted({device.device_type for device in tf.config.list_logical_devices()})
     if devices == ["CPU"] and not args.allow_cpu:
         print("No accelerator here; pass --allow-cpu to run on the CPU anyway.", file=sys.stderr)
         return 2
@@ -73,13 +77,15 @@ def main(argv=None):
                for policy in ("float32", mixed)]  # fmt: skip
     base = records[0]["images_per_s"]
     for record in records:
-        record.update(model=args.model, batch=args.batch, devices=devices, speedup_vs_float32=record["images_per_s"] / base)
+        record.update(
+            model=args.model, batch=args.batch, devices=devices, speedup_vs_float32=record["images_per_s"] / base
+        )
     print(f"{args.model}, batch {args.batch}, on {', '.join(devices)}:")
     for record in records:
         print(f"  {record['policy']:15s} {record['images_per_s']:9.1f} images/s  {record['step_ms']:8.1f} ms/step  "
               f"x{record['speedup_vs_float32']:.2f} vs float32")  # fmt: skip
     if args.json:
-        with open(args.json, "w") as handle:
+        with atomic_file(args.json, "w") as handle:
             json.dump(records, handle, indent=2)
     return 0
 

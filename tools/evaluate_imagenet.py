@@ -20,6 +20,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_famous import preprocessing, registry  # noqa: E402
+from keras_famous.metrics import top_k_accuracy  # noqa: E402
 
 
 def evaluate(model, data_dir, mode, batch_size=32, limit=None):
@@ -34,9 +35,8 @@ def evaluate(model, data_dir, mode, batch_size=32, limit=None):
     for images, labels in dataset:
         labels = np.asarray(labels)
         scores = model.predict(preprocessing.preprocess_input(np.asarray(images), mode), verbose=0)
-        ranked = np.argsort(-scores, axis=1)[:, :5]
-        top1 += int(np.sum(ranked[:, 0] == labels))
-        top5 += int(np.sum((ranked == labels[:, None]).any(axis=1)))
+        top1 += top_k_accuracy(scores, labels, k=1) * len(labels)
+        top5 += top_k_accuracy(scores, labels, k=5) * len(labels)
         seen += len(labels)
         if limit and seen >= limit:
             break

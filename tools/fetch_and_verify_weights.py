@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 from keras_famous import registry, weights  # noqa: E402
-from keras_famous.convert import compare  # noqa: E402
+from keras_famous.benchmarks import reference as source_framework  # noqa: E402
 
 TOLERANCE = 1e-4
 
@@ -36,7 +36,7 @@ def verify(model_name, variant, dataset):
     reference = next((r for r in spec.variants[variant].references if r.library == entry.source), None)
     if reference is None:
         return "loaded", "no source framework to compare with"
-    difference, scale, why = compare.max_abs_difference(model, path, reference, spec.input_shape)
+    difference, scale, why = source_framework.max_abs_difference(model, path, reference, spec.input_shape)
     if difference is None:
         return "loaded", f"not compared: {why}"
     status = "ok" if difference <= TOLERANCE * scale else "DIFFERS"

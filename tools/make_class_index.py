@@ -10,7 +10,10 @@ import os
 import sys
 from importlib import resources
 
-import torchvision.models  # noqa: F401  (import torch before anything that imports TensorFlow)
+import timm  # noqa: F401  (import torch and timm before anything that imports TensorFlow)
+import torchvision.models
+
+from keras_famous.files import atomic_file
 
 TARGET = os.path.join(os.path.dirname(__file__), "..", "keras_famous", "weights", "imagenet_class_index.json")
 
@@ -26,10 +29,8 @@ def class_index():
 def main():
     entries = [f"{json.dumps(key)}: {json.dumps(value)}" for key, value in class_index().items()]
     text = "{\n" + ",\n".join(entries) + "\n}"
-    tmp = TARGET + ".tmp"
-    with open(tmp, "w") as handle:
+    with atomic_file(TARGET, "w") as handle:
         handle.write(text + "\n")
-    os.replace(tmp, TARGET)
     print(f"wrote {os.path.normpath(TARGET)}")
 
 

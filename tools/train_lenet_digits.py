@@ -12,16 +12,16 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import keras_famous  # noqa: E402
 from keras_famous import datasets  # noqa: E402
 from keras_famous.convert import keras_h5  # noqa: E402
+from keras_famous.files import atomic_file  # noqa: E402
+from keras_famous.metrics import top_k_accuracy  # noqa: E402
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(keras_famous.__file__), "weights")
 FILE_NAME = "lenet5_digits.h5"
@@ -29,8 +29,7 @@ FILE_NAME = "lenet5_digits.h5"
 
 def evaluate(model, x, y):
     scores = model.predict(x, verbose=0)
-    ranked = np.argsort(-scores, axis=1)
-    return float(np.mean(ranked[:, 0] == y)), float(np.mean((ranked[:, :5] == y[:, None]).any(axis=1)))
+    return top_k_accuracy(scores, y, k=1), top_k_accuracy(scores, y, k=5)
 
 
 def main(argv):
@@ -60,11 +59,9 @@ def main(argv):
         "accuracy_source": f"scikit-learn digits, fixed test split of {len(y_test)} images (keras_famous.datasets)",
     }  # fmt: skip
     manifest["entries"] = [e for e in manifest["entries"] if e.get("dataset", "imagenet") != "digits"] + [entry]
-    fd, tmp = tempfile.mkstemp(dir=WEIGHTS_DIR, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
+    with atomic_file(manifest_path, "w") as handle:
         json.dump(manifest, handle, indent=1)
         handle.write("\n")
-    os.replace(tmp, manifest_path)
     print(f"wrote {target} and its manifest entry")
 
 

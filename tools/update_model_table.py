@@ -8,13 +8,13 @@ table and the graphs disagree.
 import json
 import os
 import sys
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
 from keras_famous import registry  # noqa: E402
+from keras_famous.files import atomic_file  # noqa: E402
 
 
 def main(names):
@@ -32,11 +32,9 @@ def main(names):
             table[name][variant] = registry.compute_stats(name, variant)
             print(name, variant, table[name][variant], flush=True)
     target = os.path.join(os.path.dirname(registry.__file__), registry.TABLE_FILE)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
+    with atomic_file(target, "w") as handle:
         json.dump(table, handle, indent=1, sort_keys=False)
         handle.write("\n")
-    os.replace(tmp, target)
     print(f"wrote {target}", file=sys.stderr)
 
 

@@ -1,25 +1,23 @@
 """Weights from files into keras_famous models, by format.
 
-One module per source: `keras_h5` (keras.applications' legacy files), `torchvision`, `timm`; their
-name maps are data. Tensor layout transforms live once in `layout`, and every format ends in
-`assign.assign`, which changes the model only when the whole file fits.
+One module per format: `keras_h5` (Keras 3 files and keras.applications' legacy files) and `state_dict`
+(PyTorch checkpoints, through the name map the model's family declares). Tensor layout transforms live
+once in `layout`, and every format ends in `assign.assign`, which changes the model only when the whole
+file fits. Nothing here imports a model family: what a file needs about one comes from the caller.
 """
 
 import os
 import warnings
 
-from . import compare, keras_h5, timm, torchvision
+from . import keras_h5, state_dict
 from .assign import assign
+from .state_dict import TorchNotInstalledError, read_state_dict, without_wrapper_prefix
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 FORMATS = {
     ".weights.h5": "Keras 3 weights", ".keras": "Keras 3 model", ".h5": "Keras legacy HDF5 (keras.applications)",
     ".safetensors": "PyTorch state dict (safetensors)", ".pth": "PyTorch state dict (torch.save)",
 }  # fmt: skip
-
-
-class TorchNotInstalledError(ImportError, ValueError):
-    """A `.pth` checkpoint was given but torch is not installed (a ValueError too, like every bad `weights`)."""
 
 
 def file_format(path):
@@ -35,58 +33,6 @@ def file_format(path):
         return "torch"
     supported = ", ".join(f"{suffix} ({what})" for suffix, what in FORMATS.items())
     raise ValueError(f"Unsupported `weights` file format {os.fspath(path)!r}; supported: {supported}.")
-
-
-def read_state_dict(path, fmt):
-    """A PyTorch checkpoint as {key: numpy array}. `.pth` is read with `torch.load(weights_only=True)` only."""
-    if fmt == "safetensors":
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        try:
-            return load_file(os.fspath(path))
-        except (SafetensorError, OSError, ValueError) as error:
-            raise ValueError(f"{os.fspath(path)!r} is not a readable safetensors file (truncated?): {error}") from error
-    try:
-        import torch
-    except ImportError as error:
-        raise TorchNotInstalledError(
-            f"Reading the PyTorch checkpoint {os.fspath(path)!r} needs torch (`pip install keras-famous[torch]`); "
-            "or convert it to .safetensors, which needs no torch."
-        ) from error
-    try:
-        state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError ... for bad files
-        raise ValueError(
-            f"{os.fspath(path)!r} is not a PyTorch state dict torch can load with weights_only=True "
-            f"(truncated, or a pickled model object?): {error}"
-        ) from error
-    for key in ("state_dict", "model"):  # training checkpoints often nest the weights
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ValueError(f"{os.fspath(path)!r} holds a {type(state).__name__}, not a state dict.")
-    return {key: value.detach().cpu().numpy() for key, value in state.items() if hasattr(value, "detach")}
-
-
-def without_wrapper_prefix(state):
-    """The state dict of a model saved from inside DataParallel / DistributedDataParallel ("module.conv1.weight")."""
-    if state and all(key.startswith("module.") for key in state):
-        return {key[len("module."):]: value for key, value in state.items()}
-    return state
-
-
-def torch_rules(model_name, variant):
-    """The PyTorch name map of a registry model and variant (torchvision's, else timm's)."""
-    for source in (torchvision, timm):
-        try:
-            return source.rules_for(model_name, variant)
-        except ValueError:
-            continue
-    raise ValueError(
-        f"{model_name} variant {variant!r} has no PyTorch counterpart to convert from; build the variant whose "
-        "layout the checkpoint has (e.g. variant='torchvision')."
-    )
 
 
 def _load_keras(model, path):
@@ -107,10 +53,11 @@ def _load_keras(model, path):
     return model
 
 
-def load_file(model, path, model_name, variant):
-    """Loads any supported weights file into `model` (built as `model_name`/`variant`): Keras 3 files by
-    layer name (by the model's structure when the names differ), legacy Keras files by the order of the
-    layers with weights (`keras_h5.match_legacy_layers`), PyTorch checkpoints through the variant's name map."""
+def load_file(model, path, *, torch_names=(), head_layers=frozenset()):
+    """Loads any supported weights file into `model`: Keras 3 files by layer name (by the model's structure
+    when the names differ), legacy Keras files by the order of the layers with weights
+    (`keras_h5.match_legacy_layers`), PyTorch checkpoints through the name map `torch_names`.
+    `head_layers` (the family's classifier and auxiliary layers) are skipped when the model lacks them."""
     fmt, source = file_format(path), repr(os.fspath(path))
     if fmt == "keras":
         try:
@@ -119,12 +66,18 @@ def load_file(model, path, model_name, variant):
             return _load_keras(model, path)
         if not {layer.name for layer in model.layers if layer.weights} <= set(named):  # named in another session
             return _load_keras(model, path)
-        return assign(model, named, source)
+        return assign(model, named, source, head_layers=head_layers)
     if fmt == "keras_h5":
-        return assign(model, keras_h5.match_legacy_layers(model, keras_h5.read_legacy_h5(path), source), source)
+        named = keras_h5.match_legacy_layers(model, keras_h5.read_legacy_h5(path), source, head_layers)
+        return assign(model, named, source, head_layers=head_layers)
+    if not torch_names:
+        raise ValueError(
+            f"{model.name!r} has no PyTorch name map for this variant, so {source} cannot be converted; build the "
+            "variant whose layout the checkpoint has (e.g. variant='torchvision')."
+        )
     state = without_wrapper_prefix(read_state_dict(path, fmt))
-    named, problems = torchvision.named_arrays(model, state, torch_rules(model_name, variant))
-    return assign(model, named, source, problems)
+    named, problems = state_dict.named_arrays(model, state, torch_names)
+    return assign(model, named, source, problems, head_layers)
 
 
-__all__ = ["assign", "file_format", "load_file", "read_state_dict", "torch_rules"]
+__all__ = ["TorchNotInstalledError", "assign", "file_format", "load_file", "read_state_dict", "without_wrapper_prefix"]

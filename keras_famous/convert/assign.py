@@ -4,23 +4,17 @@ Every converter produces `{keras layer name: [arrays in layer.weights order]}`; 
 whole mapping against the model before it sets anything, so on error the model is unchanged.
 """
 
-# Layers of the classifier tops: a file may hold them when the model was built with include_top=False.
-TOP_LAYERS = frozenset(
-    {"predictions", "fc1", "fc2", "fc6", "fc7", "conv10", "aux1_conv", "aux1_conv_bn", "aux1_fc", "aux1_predictions",
-     "aux2_conv", "aux2_conv_bn", "aux2_fc", "aux2_predictions",
-     "aux_conv0", "aux_conv0_bn", "aux_conv1", "aux_conv1_bn", "aux_predictions"}
-)  # fmt: skip
-
-
 def _summary(items):
     items = list(items)
     return f"{items[:5]}{' ...' if len(items) > 5 else ''}"
 
 
-def assign(model, named_arrays, source, problems=()):
+def assign(model, named_arrays, source, problems=(), head_layers=frozenset()):
     """Sets `named_arrays` into `model` by layer name; raises ValueError naming what does not fit.
 
     `source` names the file for messages; `problems` are earlier conversion problems to report too.
+    The file's `head_layers` (the family's classifier and auxiliary layers) are skipped when the model
+    was built without them.
     """
     problems = list(problems)
     layers_by_name = {layer.name: layer for layer in model.layers}
@@ -28,7 +22,7 @@ def assign(model, named_arrays, source, problems=()):
     for name, arrays in named_arrays.items():
         layer = layers_by_name.get(name)
         if layer is None:
-            if name in TOP_LAYERS:
+            if name in head_layers:
                 skipped_top.append(name)
             else:
                 problems.append(f"the file has weights for layer {name!r}, which this model does not have")

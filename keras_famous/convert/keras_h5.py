@@ -11,14 +11,13 @@ name of ours is in the file, names decide instead, which lets a file with a top 
 """
 
 import os
-import tempfile
 
 import h5py
 import numpy as np
 from keras import layers
 
+from ..files import atomic_path
 from . import layout
-from .assign import TOP_LAYERS
 
 
 # Layer names older Keras releases used for what Keras 3's applications (and keras_famous) call otherwise.
@@ -85,25 +84,16 @@ def read_keras3_weights(path):
 
 
 def write_legacy_h5(path, named_arrays):
-    """Writes {layer name: arrays} in the legacy layout, atomically (temporary file, then rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["layer_names"] = [name.encode("utf8") for name in named_arrays]
-            for name, arrays in named_arrays.items():
-                group = f.create_group(name)
-                weight_names = [f"{name}/{index}" for index in range(len(arrays))]
-                group.attrs["weight_names"] = [w.encode("utf8") for w in weight_names]
-                for weight_name, array in zip(weight_names, arrays):
-                    group.create_dataset(weight_name, data=array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Writes {layer name: arrays} in the legacy layout, atomically (see keras_famous.files)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["layer_names"] = [name.encode("utf8") for name in named_arrays]
+        for name, arrays in named_arrays.items():
+            group = f.create_group(name)
+            weight_names = [f"{name}/{index}" for index in range(len(arrays))]
+            group.attrs["weight_names"] = [w.encode("utf8") for w in weight_names]
+            for weight_name, array in zip(weight_names, arrays):
+                group.create_dataset(weight_name, data=array)
 
 
 def _shapes(arrays):
@@ -120,17 +110,17 @@ def adapt_kernels(layer, arrays):
     return arrays
 
 
-def match_legacy_layers(model, named, source):
+def match_legacy_layers(model, named, source, head_layers=frozenset()):
     """{our layer name: arrays} of a legacy file's {file layer name: arrays}: by name when every layer of
     ours with weights is in the file, else by order as Keras loads legacy files (`load_weights_from_hdf5_group`),
-    skipping the file's classifier layers when the model has none. ValueError names the position, our
+    skipping the file's classifier layers (`head_layers`, the family's) when the model has none. ValueError names the position, our
     layer and the file's, with their shapes."""
     ours = [layer for layer in model.layers if layer.weights]
     our_names = {layer.name for layer in ours}
     if our_names <= set(named):
         by_name = {layer.name: layer for layer in ours}
         return {name: adapt_kernels(by_name[name], arrays) if name in by_name else arrays for name, arrays in named.items()}
-    theirs = [(name, arrays) for name, arrays in named.items() if name in our_names or name not in TOP_LAYERS]
+    theirs = [(name, arrays) for name, arrays in named.items() if name in our_names or name not in head_layers]
     matched, problems = {}, []
     if len(theirs) != len(ours):
         problems.append(f"the file has {len(theirs)} layers with weights, this model {len(ours)}")

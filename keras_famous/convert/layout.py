@@ -7,6 +7,8 @@ A PyTorch module's parameters (a dict of numpy arrays keyed "weight", "bias", "r
 import numpy as np
 from keras import layers
 
+from ..graph import parents as _parents
+
 
 def conv_kernel(weight):
     """OIHW -> HWIO. Grouped kernels are (out, in/groups, kh, kw) in PyTorch and (kh, kw, in/groups, out)
@@ -28,7 +30,7 @@ def _flattened_from(layer):
     """(H, W, C) if `layer` (a Dense) reads, through any Dropout, the output of a Flatten of a spatial map."""
     source = layer
     while True:
-        parents = [parent.operation for node in source._inbound_nodes for parent in node.parent_nodes]
+        parents = _parents(source)
         if len(parents) != 1:
             return None
         source = parents[0]

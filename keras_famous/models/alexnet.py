@@ -27,14 +27,14 @@ from typing import Tuple, Union
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
+from ..applications import application_doc, build_application, min_input_size, output_side
 from ..blocks import fully_connected_top
 from ..layers import LocalResponseNormalization
-from ..spec import ModelSpec, Reference, Variant
+from ..spec import InputContract, Reference, Variant, declare
 
 
 @dataclass(frozen=True)
-class Conv:
+class ConvRow:
     name: str
     filters: int
     kernel_size: int
@@ -44,93 +44,102 @@ class Conv:
 
 
 @dataclass(frozen=True)
-class Pool:
+class PoolRow:
     name: str
     padding: str = "valid"  # "same" reproduces Caffe's ceil-mode pooling where ZFNet needs it
 
 
 @dataclass(frozen=True)
-class Norm:
+class NormRow:
     name: str
 
 
 @dataclass(frozen=True)
-class Table:
+class LayerTable:
     input_size: int
-    layers: Tuple
+    rows: Tuple
     dropout_first: bool = False  # torchvision puts dropout before fc6 and fc7
 
 
-def _alexnet_layers(widths, groups):
+def _alexnet_rows(widths, groups):
     c1, c2, c3, c4, c5 = widths
     return (
-        Conv("conv1", c1, 11, strides=4, padding=0), Norm("norm1"), Pool("pool1"),
-        Conv("conv2", c2, 5, groups=groups), Norm("norm2"), Pool("pool2"),
-        Conv("conv3", c3, 3), Conv("conv4", c4, 3, groups=groups), Conv("conv5", c5, 3, groups=groups),
-        Pool("pool5"),
+        ConvRow("conv1", c1, 11, strides=4, padding=0), NormRow("norm1"), PoolRow("pool1"),
+        ConvRow("conv2", c2, 5, groups=groups), NormRow("norm2"), PoolRow("pool2"),
+        ConvRow("conv3", c3, 3), ConvRow("conv4", c4, 3, groups=groups), ConvRow("conv5", c5, 3, groups=groups),
+        PoolRow("pool5"),
     )  # fmt: skip
 
 
+# AlexNet's variants, and ZFNet's one table under "zfnet"
 TABLES = {
-    "original": Table(227, _alexnet_layers((96, 256, 384, 384, 256), groups=2)),
-    "single": Table(227, _alexnet_layers((96, 256, 384, 384, 256), groups=1)),
-    "torchvision": Table(
+    "original": LayerTable(227, _alexnet_rows((96, 256, 384, 384, 256), groups=2)),
+    "single": LayerTable(227, _alexnet_rows((96, 256, 384, 384, 256), groups=1)),
+    "torchvision": LayerTable(
         224,
         (
-            Conv("conv1", 64, 11, strides=4, padding=2), Pool("pool1"),
-            Conv("conv2", 192, 5), Pool("pool2"),
-            Conv("conv3", 384, 3), Conv("conv4", 256, 3), Conv("conv5", 256, 3), Pool("pool5"),
+            ConvRow("conv1", 64, 11, strides=4, padding=2), PoolRow("pool1"),
+            ConvRow("conv2", 192, 5), PoolRow("pool2"),
+            ConvRow("conv3", 384, 3), ConvRow("conv4", 256, 3), ConvRow("conv5", 256, 3), PoolRow("pool5"),
         ),
         dropout_first=True,
     ),
-    "zfnet": Table(
+    "zfnet": LayerTable(
         224,
         (
-            Conv("conv1", 96, 7, strides=2, padding=1), Pool("pool1", padding="same"), Norm("norm1"),
-            Conv("conv2", 256, 5, strides=2, padding=0), Pool("pool2", padding="same"), Norm("norm2"),
-            Conv("conv3", 384, 3), Conv("conv4", 384, 3), Conv("conv5", 256, 3), Pool("pool5"),
+            ConvRow("conv1", 96, 7, strides=2, padding=1), PoolRow("pool1", padding="same"), NormRow("norm1"),
+            ConvRow("conv2", 256, 5, strides=2, padding=0), PoolRow("pool2", padding="same"), NormRow("norm2"),
+            ConvRow("conv3", 384, 3), ConvRow("conv4", 384, 3), ConvRow("conv5", 256, 3), PoolRow("pool5"),
         ),
     ),
 }  # fmt: skip
 
 POOL_SIZE, POOL_STRIDE = 3, 2  # overlapping pooling, Sec. 3.4
+HEAD_LAYERS = ("fc6", "fc7", "predictions")
 
 
-def _output_size(size, table):
-    """Spatial size after the table's layers (0 if some layer has nothing left to see)."""
-    for op in table.layers:
-        if isinstance(op, Conv):
-            if op.padding == "same":
-                size = -(-size // op.strides)
-            else:
-                size = (size + 2 * op.padding - op.kernel_size) // op.strides + 1
-        elif isinstance(op, Pool):
-            size = -(-size // POOL_STRIDE) if op.padding == "same" else (size - POOL_SIZE) // POOL_STRIDE + 1
-        if size < 1:
+def last_side(table, side):
+    """The side of the table's last feature map for an input `side` (0 once a layer has nothing left to see)."""
+    for row in table.rows:
+        if isinstance(row, ConvRow):
+            side = output_side(side, row.kernel_size, row.strides, row.padding)
+        elif isinstance(row, PoolRow):
+            side = output_side(side, POOL_SIZE, POOL_STRIDE, row.padding)
+        if side < 1:
             return 0
-    return size
+    return side
 
 
-def min_input_size(table):
-    return next(size for size in range(1, table.input_size + 1) if _output_size(size, table) >= 1)
+def input_contract(table):
+    size = table.input_size
+    min_size = min_input_size(lambda side: last_side(table, side), size)
+    return InputContract(default_shape=(size, size, 3), min_size=min_size, flatten_top=True)
+
+
+CONTRACTS = {key: input_contract(table) for key, table in TABLES.items()}
 
 
 def _backbone(table):
     def backbone(x):
-        for op in table.layers:
-            if isinstance(op, Conv):
-                padding = op.padding
+        for row in table.rows:
+            if isinstance(row, ConvRow):
+                padding = row.padding
                 if padding not in ("same", 0):
-                    x = layers.ZeroPadding2D(padding, name=f"{op.name}_pad")(x)
+                    x = layers.ZeroPadding2D(padding, name=f"{row.name}_pad")(x)
                 padding = "same" if padding == "same" else "valid"
                 x = layers.Conv2D(
-                    op.filters, op.kernel_size, strides=op.strides, padding=padding, groups=op.groups,
-                    activation="relu", name=op.name,
-                )(x)  # fmt: skip
-            elif isinstance(op, Pool):
-                x = layers.MaxPooling2D(POOL_SIZE, strides=POOL_STRIDE, padding=op.padding, name=op.name)(x)
+                    row.filters,
+                    row.kernel_size,
+                    strides=row.strides,
+                    padding=padding,
+                    groups=row.groups,
+                    activation="relu",
+                    name=row.name,
+                )(x)
+            elif isinstance(row, PoolRow):
+                x = layers.MaxPooling2D(POOL_SIZE, strides=POOL_STRIDE, padding=row.padding, name=row.name)(x)
             else:  # k=2, n=5, alpha=1e-4, beta=0.75 (Sec. 3.3)
-                x = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, name=op.name)(x)
+                x = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, name=row.name)(x)
         return x
 
     return backbone
@@ -139,81 +148,111 @@ def _backbone(table):
 def _top(table):
     def top(x, classes, classifier_activation):
         return fully_connected_top(
-            x, classes, classifier_activation, hidden_units=(4096, 4096), hidden_names=("fc6", "fc7"),
-            dropout=0.5, dropout_first=table.dropout_first,
-        )  # fmt: skip
+            x,
+            classes,
+            classifier_activation,
+            hidden_units=(4096, 4096),
+            hidden_names=("fc6", "fc7"),
+            dropout=0.5,
+            dropout_first=table.dropout_first,
+        )
 
     return top
 
 
-def _build(model_name, table_key, app_args):
+def _alexnet(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
+    table_key = "zfnet" if model_name == "ZFNet" else variant
     table = TABLES[table_key]
-    contract = InputContract((table.input_size, table.input_size, 3), min_input_size(table), flatten_top=True)
     return build_application(
-        model_name, contract=contract, backbone=_backbone(table), top=_top(table),
-        weights_key=f"{model_name}/{table_key}", **app_args,
-    )  # fmt: skip
+        spec, variant, backbone=_backbone(table), top=_top(table), contract=CONTRACTS[table_key], **keras_args
+    )
 
 
-def _build_alexnet(app_args, variant):
-    check_variant("AlexNet", variant, ("original", "single", "torchvision"))
-    return _build("AlexNet", variant, app_args)
+ALEXNET_OPTIONS_DOC = """        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower) or
+            "torchvision" (torchvision's alexnet layout, so its checkpoints convert; 224x224).
+"""
+ZFNET_OPTIONS_DOC = """        variant: "original" (the network of Fig. 3 of Zeiler & Fergus).
+"""
 
 
-def _build_zfnet(app_args, variant):
-    check_variant("ZFNet", variant, ("original",))
-    return _build("ZFNet", "zfnet", app_args)
+@application_doc(__doc__, ALEXNET_OPTIONS_DOC)
+def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+            classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+    return _alexnet("AlexNet", **locals())
 
 
-AlexNet = make_builder(
-    "AlexNet",
-    _build_alexnet,
-    options={"variant": "original"},
-    doc=__doc__,
-    options_doc='        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower) or\n'
-    + '            "torchvision" (torchvision\'s alexnet layout, so its checkpoints convert).\n',
+@application_doc(__doc__, ZFNET_OPTIONS_DOC)
+def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+          classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+    return _alexnet("ZFNet", **locals())
+
+
+# torchvision's `features` and `classifier` indices (ReLUs, pools and dropouts take places too)
+TORCHVISION_NAMES = (
+    (r"features\.0", "conv1"),
+    (r"features\.3", "conv2"),
+    (r"features\.6", "conv3"),
+    (r"features\.8", "conv4"),
+    (r"features\.10", "conv5"),
+    (r"classifier\.1", "fc6"),
+    (r"classifier\.4", "fc7"),
+    (r"classifier\.6", "predictions"),
 )
-ZFNet = make_builder("ZFNet", _build_zfnet, options={"variant": "original"}, doc=__doc__)
 
 TORCHVISION_ACC = "torchvision IMAGENET1K_V1"
 
 SPECS = (
-    ModelSpec(
-        name="AlexNet",
-        builder=AlexNet,
+    declare(
+        "AlexNet",
+        AlexNet,
         family="alexnet",
         paper="Krizhevsky et al., ImageNet Classification with Deep Convolutional Neural Networks",
         year=2012,
-        input_shape=(227, 227, 3),
-        default_variant="original",
+        contract=CONTRACTS["original"],
+        head_layers=HEAD_LAYERS,
         variants={
             "original": Variant(
                 references=(Reference("paper", "AlexNet (two GPUs)", params=60_965_224),),
                 note="two towers as grouped convolutions, LRN",
+                preprocessing="torch",
             ),
             "single": Variant(
                 kwargs={"variant": "single"},
                 references=(Reference("paper", "AlexNet (one tower)", params=62_378_344),),
                 note="one tower (96-256-384-384-256), LRN",
+                preprocessing="torch",
             ),
             "torchvision": Variant(
                 kwargs={"variant": "torchvision"},
                 references=(
-                    Reference("torchvision", "alexnet", trainable_params=61_100_840,
-                              top1=0.56522, top5=0.79066, accuracy_source=TORCHVISION_ACC),
-                ),  # fmt: skip
+                    Reference(
+                        "torchvision",
+                        "alexnet",
+                        trainable_params=61_100_840,
+                        top1=0.56522,
+                        top5=0.79066,
+                        accuracy_source=TORCHVISION_ACC,
+                    ),
+                ),
                 note="64-192-384-256-256, no LRN, 224x224",
+                preprocessing="torch",
+                torch_names=TORCHVISION_NAMES,
             ),
         },
     ),
-    ModelSpec(
-        name="ZFNet",
-        builder=ZFNet,
+    declare(
+        "ZFNet",
+        ZFNet,
         family="alexnet",
         paper="Zeiler & Fergus, Visualizing and Understanding Convolutional Networks",
         year=2013,
-        input_shape=(224, 224, 3),
-        default_variant="original",
+        contract=CONTRACTS["zfnet"],
+        head_layers=HEAD_LAYERS,
         variants={"original": Variant(references=(Reference("paper", "ZFNet", params=62_357_608),))},
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["AlexNet", "ZFNet"]

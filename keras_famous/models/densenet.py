@@ -25,15 +25,41 @@ CIFAR DenseNet-BC (Sec. 3, Table 2): a 3x3 convolution of 2k channels, three den
 Layer names are keras.applications' (`conv2_block1_0_bn` ...), so Keras weight files load by name.
 """
 
+import numbers
+
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
+from ..applications import application_doc, build_application, check_bool, check_positive_int
 from ..blocks import average_pool_top, batch_norm, relu
-from ..spec import ModelSpec, Reference, Variant
+from ..spec import InputContract, Reference, Variant, declare
 
-IMAGENET_BLOCKS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
-BN_EPSILON = {"keras": 1.001e-5, "torchvision": 1e-5}
+IMAGENET_BLOCKS = {"DenseNet121": (6, 12, 24, 16), "DenseNet169": (6, 12, 32, 32), "DenseNet201": (6, 12, 48, 32)}
+IMAGENET_GROWTH_RATE = 32
+# DenseNet-BC for CIFAR (Table 2): variant -> (depth L, growth rate k); (L - 4) / 6 bottleneck layers per block
+CIFAR_BC = {"L100_k12": (100, 12), "L250_k24": (250, 24), "L190_k40": (190, 40)}
+BC_COMPRESSION = 0.5  # theta of DenseNet-BC (Sec. 3, "Compression")
 BOTTLENECK_FACTOR = 4  # the 1x1 bottleneck has 4k channels (Sec. 3, "Bottleneck layers")
+
+BN_EPSILON = {"keras": 1.001e-5, "torchvision": 1e-5}
+TORCH_BN_EPSILON = 1e-5  # PyTorch's BatchNorm2d default, for the networks keras.applications does not draw
+STEMS = ("imagenet", "cifar")
+HEAD_LAYERS = ("predictions",)
+
+# torchvision's module names. The released DenseNet files (densenet121-a639ec97.pth, ...) spell a dense layer's
+# modules "norm.1", "conv.1", "norm.2", "conv.2"; torchvision rewrites them to "norm1" ... on load
+# (`_load_state_dict`, densenet.py).
+TORCHVISION_NAMES = (
+    (r"features\.conv0", "conv1_conv"),
+    (r"features\.norm0", "conv1_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm\.?1", "conv{block+1}_block{layer}_0_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv\.?1", "conv{block+1}_block{layer}_1_conv"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.norm\.?2", "conv{block+1}_block{layer}_1_bn"),
+    (r"features\.denseblock(?P<block>\d+)\.denselayer(?P<layer>\d+)\.conv\.?2", "conv{block+1}_block{layer}_2_conv"),
+    (r"features\.transition(?P<index>\d+)\.norm", "pool{index+1}_bn"),
+    (r"features\.transition(?P<index>\d+)\.conv", "pool{index+1}_conv"),
+    (r"features\.norm5", "bn"),
+    (r"classifier", "predictions"),
+)
 
 
 def dense_layer(x, growth_rate, bottleneck, epsilon, name):
@@ -72,122 +98,181 @@ def densenet_backbone(blocks, growth_rate, compression, bottleneck, stem, epsilo
     return backbone
 
 
-def _build(model_name, app_args, *, blocks, growth_rate, compression, bottleneck, stem, epsilon, weights_key):
-    if stem not in ("imagenet", "cifar"):
-        raise ValueError(f"`stem` must be 'imagenet' or 'cifar' for {model_name}; received stem={stem!r}.")
-    if not blocks or any(int(b) < 1 for b in blocks):
-        raise ValueError(f"`blocks` must list positive layer counts per dense block; received blocks={blocks!r}.")
-    if not 0 < compression <= 1:
-        raise ValueError(f"`compression` must be in (0, 1]; received compression={compression!r}.")
-    downsamplings = len(blocks) - 1 + (2 if stem == "imagenet" else 0)
-    default = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
-    contract = InputContract(default_shape=default, min_size=max(2**downsamplings, 1) if stem == "cifar" else 32)
+def input_contract(blocks, stem):
+    """Each transition halves the grid (a 2x2/2 average pool); the ImageNet stem quarters it first. The ImageNet
+    networks of Table 1 keep keras.applications' minimum of 32."""
+    transitions = len(blocks) - 1
+    if stem == "imagenet":
+        return InputContract(default_shape=(224, 224, 3), min_size=max(32, 2 ** (transitions + 2)))
+    return InputContract(default_shape=(32, 32, 3), min_size=2**transitions)
+
+
+def _build(spec, variant, *, blocks, growth_rate, compression, bottleneck, stem, epsilon, **keras_args):
     return build_application(
-        model_name, contract=contract,
-        backbone=densenet_backbone(tuple(blocks), growth_rate, compression, bottleneck, stem, epsilon),
-        top=average_pool_top, weights_key=weights_key, **app_args,
+        spec, variant, backbone=densenet_backbone(blocks, growth_rate, compression, bottleneck, stem, epsilon),
+        top=average_pool_top, contract=input_contract(blocks, stem), **keras_args,
     )  # fmt: skip
 
 
-def _imagenet_builder(depth):
-    name = f"DenseNet{depth}"
-
-    def build(app_args, variant):
-        check_variant(name, variant, tuple(BN_EPSILON))
-        return _build(
-            name, app_args, blocks=IMAGENET_BLOCKS[depth], growth_rate=32, compression=0.5, bottleneck=True,
-            stem="imagenet", epsilon=BN_EPSILON[variant], weights_key=f"{name}/{variant}",
-        )  # fmt: skip
-
-    return make_builder(
-        name, build, options={"variant": "keras"}, doc=__doc__,
-        options_doc='        variant: "keras" (BN epsilon 1.001e-5) or "torchvision" (1e-5); same weights.\n',
-    )  # fmt: skip
-
-
-DenseNet121, DenseNet169, DenseNet201 = (_imagenet_builder(depth) for depth in (121, 169, 201))
-
-
-def _build_generic(app_args, blocks, growth_rate, compression, bottleneck, stem):
+def _densenet_imagenet(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
     return _build(
-        "DenseNet", app_args, blocks=blocks, growth_rate=growth_rate, compression=compression,
-        bottleneck=bottleneck, stem=stem, epsilon=1e-5, weights_key="DenseNet/custom",
+        spec, variant, blocks=IMAGENET_BLOCKS[model_name], growth_rate=IMAGENET_GROWTH_RATE,
+        compression=BC_COMPRESSION, bottleneck=True, stem="imagenet", epsilon=BN_EPSILON[variant], **keras_args,
     )  # fmt: skip
 
 
-DenseNet = make_builder(
-    "DenseNet",
-    _build_generic,
-    options={"blocks": (16, 16, 16), "growth_rate": 12, "compression": 0.5, "bottleneck": True, "stem": "cifar"},
-    default_classes=10,
-    doc=__doc__,
-    options_doc="        blocks: layers per dense block, e.g. (16, 16, 16) for DenseNet-BC L=100.\n"
-    "        growth_rate: k, the channels each layer adds.\n"
-    "        compression: theta, the fraction of channels a transition keeps (1 = no compression).\n"
-    "        bottleneck: the 1x1 conv of 4k channels before each 3x3 (the B of DenseNet-BC).\n"
-    '        stem: "cifar" (one 3x3 conv) or "imagenet" (7x7/2 conv and 3x3/2 max pool).\n',
-)
-
-# DenseNet-BC for CIFAR (Table 2): depth L -> (L - 4) / 6 bottleneck layers in each of 3 blocks
-CIFAR_BC = {"L100_k12": (100, 12), "L250_k24": (250, 24), "L190_k40": (190, 40)}
-
-
-def _build_bc(app_args, variant):
-    check_variant("DenseNetBC", variant, tuple(CIFAR_BC))
+def _densenet_bc(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
     depth, growth_rate = CIFAR_BC[variant]
-    layers_per_block = (depth - 4) // 6
     return _build(
-        "DenseNetBC", app_args, blocks=(layers_per_block,) * 3, growth_rate=growth_rate, compression=0.5,
-        bottleneck=True, stem="cifar", epsilon=1e-5, weights_key=f"DenseNetBC/{variant}",
+        spec, variant, blocks=((depth - 4) // 6,) * 3, growth_rate=growth_rate, compression=BC_COMPRESSION,
+        bottleneck=True, stem="cifar", epsilon=TORCH_BN_EPSILON, **keras_args,
     )  # fmt: skip
 
 
-DenseNetBC = make_builder(
-    "DenseNetBC", _build_bc, options={"variant": "L100_k12"}, default_classes=10, doc=__doc__,
-    options_doc=f"        variant: one of {tuple(CIFAR_BC)} (the paper's CIFAR DenseNet-BC rows).\n",
-)  # fmt: skip
+def _check_blocks(model_name, blocks):
+    counts = () if isinstance(blocks, (str, bytes)) or not hasattr(blocks, "__iter__") else tuple(blocks)
+    if not counts or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in counts):
+        raise ValueError(
+            f"`blocks` must be a non-empty sequence of positive integers (the layers of each dense block) for "
+            f"{model_name}, such as (16, 16, 16); received blocks={blocks!r}."
+        )
+    return tuple(int(n) for n in counts)
 
-KERAS_ACC = "Keras pretrained table (keras.io/api/applications)"
+
+def _check_compression(model_name, compression):
+    if isinstance(compression, bool) or not isinstance(compression, numbers.Real) or not 0 < compression <= 1:
+        raise ValueError(
+            f"`compression` must be a number in (0, 1] for {model_name}; received compression={compression!r}."
+        )
+    return float(compression)
+
+
+def _densenet_generic(model_name, *, blocks, growth_rate, compression, bottleneck, stem, **keras_args):
+    if stem not in STEMS:
+        raise ValueError(f"`stem` must be 'imagenet' or 'cifar' for {model_name}; received stem={stem!r}.")
+    return _build(
+        GENERIC_SPEC, "custom", blocks=_check_blocks(model_name, blocks),
+        growth_rate=check_positive_int(model_name, "growth_rate", growth_rate),
+        compression=_check_compression(model_name, compression),
+        bottleneck=check_bool(model_name, "bottleneck", bottleneck), stem=stem, epsilon=TORCH_BN_EPSILON,
+        **keras_args,
+    )  # fmt: skip
+
+
+IMAGENET_OPTIONS_DOC = """        variant: "keras" (BN epsilon 1.001e-5) or "torchvision" (1e-5); same weights.
+"""
+BC_OPTIONS_DOC = f"""        variant: one of {tuple(CIFAR_BC)} (the paper's CIFAR DenseNet-BC rows).
+"""
+GENERIC_OPTIONS_DOC = """        blocks: layers per dense block, e.g. (16, 16, 16) for DenseNet-BC L=100.
+        growth_rate: k, the channels each layer adds.
+        compression: theta, the fraction of channels a transition keeps (1 = no compression).
+        bottleneck: the 1x1 conv of 4k channels before each 3x3 (the B of DenseNet-BC).
+        stem: "cifar" (one 3x3 conv) or "imagenet" (7x7/2 conv and 3x3/2 max pool).
+"""
+
+
+@application_doc(__doc__, IMAGENET_OPTIONS_DOC)
+def DenseNet121(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+    return _densenet_imagenet("DenseNet121", **locals())
+
+
+@application_doc(__doc__, IMAGENET_OPTIONS_DOC)
+def DenseNet169(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+    return _densenet_imagenet("DenseNet169", **locals())
+
+
+@application_doc(__doc__, IMAGENET_OPTIONS_DOC)
+def DenseNet201(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+    return _densenet_imagenet("DenseNet201", **locals())
+
+
+@application_doc(__doc__, BC_OPTIONS_DOC)
+def DenseNetBC(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+               classifier_activation="softmax", name=None, *, variant="L100_k12"):  # fmt: skip
+    return _densenet_bc("DenseNetBC", **locals())
+
+
+@application_doc(__doc__, GENERIC_OPTIONS_DOC)
+def DenseNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name=None, *, blocks=(16, 16, 16), growth_rate=12, compression=0.5,
+             bottleneck=True, stem="cifar"):  # fmt: skip
+    return _densenet_generic("DenseNet", **locals())
+
+
 PAPER = "Huang et al., Densely Connected Convolutional Networks"
-IMAGENET_REFS = {
-    121: (8_062_504, 0.750, 0.923, "densenet121", 7_978_856, 0.74434, 0.91972),
-    169: (14_307_880, 0.762, 0.932, "densenet169", 14_149_480, 0.756, 0.92806),
-    201: (20_242_984, 0.773, 0.936, "densenet201", 20_013_928, 0.76896, 0.93370),
+YEAR = 2016
+KERAS_ACC = "Keras pretrained table (keras.io/api/applications)"
+TORCHVISION_ACC = "torchvision IMAGENET1K_V1"
+
+# model: {variant: its reference}
+IMAGENET_REFERENCES = {
+    "DenseNet121": {
+        "keras": Reference("keras.applications", "DenseNet121", params=8_062_504, top1=0.750, top5=0.923,
+                           accuracy_source=KERAS_ACC),
+        "torchvision": Reference("torchvision", "densenet121", trainable_params=7_978_856, top1=0.74434,
+                                 top5=0.91972, accuracy_source=TORCHVISION_ACC),
+    },
+    "DenseNet169": {
+        "keras": Reference("keras.applications", "DenseNet169", params=14_307_880, top1=0.762, top5=0.932,
+                           accuracy_source=KERAS_ACC),
+        "torchvision": Reference("torchvision", "densenet169", trainable_params=14_149_480, top1=0.756,
+                                 top5=0.92806, accuracy_source=TORCHVISION_ACC),
+    },
+    "DenseNet201": {
+        "keras": Reference("keras.applications", "DenseNet201", params=20_242_984, top1=0.773, top5=0.936,
+                           accuracy_source=KERAS_ACC),
+        "torchvision": Reference("torchvision", "densenet201", trainable_params=20_013_928, top1=0.76896,
+                                 top5=0.93370, accuracy_source=TORCHVISION_ACC),
+    },
+}  # fmt: skip
+BC_REFERENCES = {
+    "L100_k12": Reference("paper", "DenseNet-BC L=100 k=12 (CIFAR-10)", trainable_params=769_162),
+    "L250_k24": Reference("paper", "DenseNet-BC L=250 k=24 (15.3M)"),
+    "L190_k40": Reference("paper", "DenseNet-BC L=190 k=40 (25.6M)"),
 }
 
-SPECS = tuple(
-    ModelSpec(
-        name=f"DenseNet{depth}",
-        builder=builder,
-        family="densenet",
-        paper=PAPER,
-        year=2016,
-        input_shape=(224, 224, 3),
-        default_variant="keras",
-        variants={
-            "keras": Variant(references=(Reference("keras.applications", f"DenseNet{depth}", params=refs[0],
-                                                   top1=refs[1], top5=refs[2], accuracy_source=KERAS_ACC),)),
-            "torchvision": Variant(kwargs={"variant": "torchvision"},
-                                   references=(Reference("torchvision", refs[3], trainable_params=refs[4], top1=refs[5],
-                                                         top5=refs[6], accuracy_source="torchvision IMAGENET1K_V1"),)),
+
+def _declare(builder, contract, variants):
+    return declare(
+        builder.__name__, builder, family="densenet", paper=PAPER, year=YEAR, contract=contract, variants=variants,
+        head_layers=HEAD_LAYERS,
+    )  # fmt: skip
+
+
+def _imagenet_spec(builder):
+    model_name = builder.__name__
+    references = IMAGENET_REFERENCES[model_name]
+    variants = {
+        "keras": Variant(references=(references["keras"],), preprocessing="torch"),
+        "torchvision": Variant(kwargs={"variant": "torchvision"}, references=(references["torchvision"],),
+                               preprocessing="torch", torch_names=TORCHVISION_NAMES),
+    }  # fmt: skip
+    return _declare(builder, input_contract(IMAGENET_BLOCKS[model_name], "imagenet"), variants)
+
+
+CIFAR_CONTRACT = input_contract((16, 16, 16), "cifar")  # three dense blocks: DenseNetBC's, and DenseNet's default
+
+SPECS = (
+    *(_imagenet_spec(builder) for builder in (DenseNet121, DenseNet169, DenseNet201)),
+    _declare(
+        DenseNetBC,
+        CIFAR_CONTRACT,
+        {
+            variant: Variant(kwargs={"variant": variant}, references=(reference,), torch_names=TORCHVISION_NAMES)
+            for variant, reference in BC_REFERENCES.items()
         },
-    )  # fmt: skip
-    for depth, builder, refs in (
-        (121, DenseNet121, IMAGENET_REFS[121]), (169, DenseNet169, IMAGENET_REFS[169]), (201, DenseNet201, IMAGENET_REFS[201]),
-    )  # fmt: skip
-) + (
-    ModelSpec(
-        name="DenseNetBC",
-        builder=DenseNetBC,
-        family="densenet",
-        paper=PAPER,
-        year=2016,
-        input_shape=(32, 32, 3),
-        default_variant="L100_k12",
-        variants={
-            "L100_k12": Variant(kwargs={"variant": "L100_k12"}, references=(Reference("paper", "DenseNet-BC L=100 k=12 (CIFAR-10)", trainable_params=769_162),)),
-            "L250_k24": Variant(kwargs={"variant": "L250_k24"}, references=(Reference("paper", "DenseNet-BC L=250 k=24 (15.3M)"),)),
-            "L190_k40": Variant(kwargs={"variant": "L190_k40"}, references=(Reference("paper", "DenseNet-BC L=190 k=40 (25.6M)"),)),
-        },  # fmt: skip
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+# The generic builder's spec, not in the registry (SPECS lists the paper's networks): what `build_application` reads,
+# and the name map for a checkpoint of torchvision's DenseNet class with other `block_config`s.
+GENERIC_SPEC = _declare(DenseNet, CIFAR_CONTRACT, {"custom": Variant(torch_names=TORCHVISION_NAMES)})
+
+__all__ = ["DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC", "DenseNet"]

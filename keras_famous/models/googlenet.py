@@ -30,12 +30,10 @@ trainable parameters without the auxiliary heads).
 
 from keras import layers
 
-from ..applications import (
-    InputContract, build_application, check_aux_input, check_aux_logits, check_variant, make_builder,
-)  # fmt: skip
-from ..blocks import average_pool_top, classifier
+from ..applications import application_doc, build_application, check_aux_input, check_aux_logits
+from ..blocks import average_pool_top, prediction_layer
 from ..layers import LocalResponseNormalization
-from ..spec import ModelSpec, Reference, Variant
+from ..spec import InputContract, Reference, Variant, declare
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)
 INCEPTION_MODULES = {
@@ -45,8 +43,11 @@ INCEPTION_MODULES = {
     "5a": (256, 160, 320, 32, 128, 128), "5b": (384, 192, 384, 48, 128, 128),
 }  # fmt: skip
 AUX_TAPS = ("4a", "4d")  # Sec. 5
-VARIANTS = ("original", "torchvision")
 CONTRACT = InputContract(default_shape=(224, 224, 3), min_size=32)
+HEAD_LAYERS = (
+    "predictions",
+    *(f"aux{index}_{part}" for index in (1, 2) for part in ("conv", "conv_bn", "fc", "predictions")),
+)
 
 
 def conv_unit(x, filters, kernel_size, variant, name, strides=1):
@@ -65,8 +66,10 @@ def inception_module(x, widths, variant, name):
     n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = widths
     five = 5 if variant == "original" else 3
     branch1 = conv_unit(x, n1x1, 1, variant, f"{name}_1x1")
-    branch2 = conv_unit(conv_unit(x, n3x3_reduce, 1, variant, f"{name}_3x3_reduce"), n3x3, 3, variant, f"{name}_3x3")
-    branch3 = conv_unit(conv_unit(x, n5x5_reduce, 1, variant, f"{name}_5x5_reduce"), n5x5, five, variant, f"{name}_5x5")
+    branch2 = conv_unit(x, n3x3_reduce, 1, variant, f"{name}_3x3_reduce")
+    branch2 = conv_unit(branch2, n3x3, 3, variant, f"{name}_3x3")
+    branch3 = conv_unit(x, n5x5_reduce, 1, variant, f"{name}_5x5_reduce")
+    branch3 = conv_unit(branch3, n5x5, five, variant, f"{name}_5x5")
     pooled = layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     branch4 = conv_unit(pooled, pool_proj, 1, variant, f"{name}_pool_proj")
     return layers.Concatenate(axis=-1, name=f"{name}_output")([branch1, branch2, branch3, branch4])
@@ -103,12 +106,13 @@ def auxiliary_head(x, classes, classifier_activation, variant, name):
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
     x = layers.Dropout(0.7, name=f"{name}_dropout")(x)
-    return classifier(x, classes, classifier_activation, name=f"{name}_predictions")
+    return prediction_layer(x, classes, classifier_activation, name=f"{name}_predictions")
 
 
-def _build(app_args, variant, aux_logits):
-    check_variant("GoogLeNet", variant, VARIANTS)
-    check_aux_logits("GoogLeNet", aux_logits, app_args["include_top"])
+def _googlenet(model_name, *, variant, aux_logits, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
+    check_aux_logits(model_name, aux_logits, keras_args["include_top"])
     taps = {}
 
     def top(x, classes, classifier_activation):
@@ -116,43 +120,83 @@ def _build(app_args, variant, aux_logits):
         if not aux_logits:
             return main
         for tap in AUX_TAPS:
-            check_aux_input("GoogLeNet", taps[tap], min_grid=5, min_input=65)  # the 5x5/3 average pool
-        heads = [auxiliary_head(taps[t], classes, classifier_activation, variant, f"aux{i}") for i, t in enumerate(AUX_TAPS, 1)]
+            check_aux_input(model_name, taps[tap], min_grid=5, min_input=65)  # the 5x5/3 average pool
+        heads = [
+            auxiliary_head(taps[tap], classes, classifier_activation, variant, f"aux{index}")
+            for index, tap in enumerate(AUX_TAPS, start=1)
+        ]
         return [main, *heads]
 
-    return build_application(
-        "GoogLeNet", contract=CONTRACT, backbone=_backbone(variant, taps), top=top,
-        weights_key=f"GoogLeNet/{variant}", **app_args,
-    )  # fmt: skip
+    return build_application(spec, variant, backbone=_backbone(variant, taps), top=top, **keras_args)
 
 
-GoogLeNet = make_builder(
-    "GoogLeNet",
-    _build,
-    options={"variant": "original", "aux_logits": False},
-    doc=__doc__,
-    options_doc='        variant: "original" (the paper) or "torchvision" (BN layout, torchvision checkpoints).\n'
-    "        aux_logits: add the two auxiliary classifiers as outputs 2 and 3 (training only).\n",
-)
+OPTIONS_DOC = """        variant: "original" (the paper) or "torchvision" (BN layout, torchvision checkpoints).
+        aux_logits: add the two auxiliary classifiers as outputs 2 and 3 (training only).
+"""
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+              classifier_activation="softmax", name=None, *, variant="original", aux_logits=False):  # fmt: skip
+    return _googlenet("GoogLeNet", **locals())
+
+
+TORCHVISION_NAMES = (
+    (r"conv1\.conv", "conv1"), (r"conv1\.bn", "conv1_bn"),
+    (r"conv2\.conv", "conv2_reduce"), (r"conv2\.bn", "conv2_reduce_bn"),
+    (r"conv3\.conv", "conv2"), (r"conv3\.bn", "conv2_bn"),
+    (r"inception(?P<m>\w+)\.branch1\.conv", "inception_{m}_1x1"),
+    (r"inception(?P<m>\w+)\.branch1\.bn", "inception_{m}_1x1_bn"),
+    (r"inception(?P<m>\w+)\.branch2\.0\.conv", "inception_{m}_3x3_reduce"),
+    (r"inception(?P<m>\w+)\.branch2\.0\.bn", "inception_{m}_3x3_reduce_bn"),
+    (r"inception(?P<m>\w+)\.branch2\.1\.conv", "inception_{m}_3x3"),
+    (r"inception(?P<m>\w+)\.branch2\.1\.bn", "inception_{m}_3x3_bn"),
+    (r"inception(?P<m>\w+)\.branch3\.0\.conv", "inception_{m}_5x5_reduce"),
+    (r"inception(?P<m>\w+)\.branch3\.0\.bn", "inception_{m}_5x5_reduce_bn"),
+    (r"inception(?P<m>\w+)\.branch3\.1\.conv", "inception_{m}_5x5"),
+    (r"inception(?P<m>\w+)\.branch3\.1\.bn", "inception_{m}_5x5_bn"),
+    (r"inception(?P<m>\w+)\.branch4\.1\.conv", "inception_{m}_pool_proj"),
+    (r"inception(?P<m>\w+)\.branch4\.1\.bn", "inception_{m}_pool_proj_bn"),
+    (r"aux(?P<i>\d)\.conv\.conv", "aux{i}_conv"), (r"aux(?P<i>\d)\.conv\.bn", "aux{i}_conv_bn"),
+    (r"aux(?P<i>\d)\.fc1", "aux{i}_fc"), (r"aux(?P<i>\d)\.fc2", "aux{i}_predictions"),
+    (r"fc", "predictions"),
+)  # fmt: skip
 
 SPECS = (
-    ModelSpec(
-        name="GoogLeNet",
-        builder=GoogLeNet,
+    declare(
+        "GoogLeNet",
+        GoogLeNet,
         family="googlenet",
         paper="Szegedy et al., Going deeper with convolutions",
         year=2014,
-        input_shape=(224, 224, 3),
-        default_variant="original",
+        contract=CONTRACT,
+        head_layers=HEAD_LAYERS,
         variants={
-            "original": Variant(references=(Reference("paper", "GoogLeNet (Table 1)", params=6_998_552),),
-                                note="LRN, conv biases, 5x5 branches"),
+            "original": Variant(
+                references=(Reference("paper", "GoogLeNet (Table 1)", params=6_998_552),),
+                note="LRN, conv biases, 5x5 branches",
+                preprocessing="torch",
+            ),
             "torchvision": Variant(
                 kwargs={"variant": "torchvision"},
-                references=(Reference("torchvision", "googlenet", trainable_params=6_624_904, top1=0.69778,
-                                      top5=0.89530, accuracy_source="torchvision IMAGENET1K_V1"),),
+                references=(
+                    Reference(
+                        "torchvision",
+                        "googlenet",
+                        trainable_params=6_624_904,
+                        top1=0.69778,
+                        top5=0.89530,
+                        accuracy_source="torchvision IMAGENET1K_V1",
+                    ),
+                ),
                 note="conv-BN-ReLU, 3x3 in the 5x5 branch",
+                # its checkpoint was ported from TensorFlow: torchvision's transform_input maps to "tf" scaling
+                preprocessing="tf",
+                torch_names=TORCHVISION_NAMES,
             ),
-        },  # fmt: skip
+        },
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["GoogLeNet"]

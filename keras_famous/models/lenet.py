@@ -24,10 +24,10 @@ output (850): 61,706 parameters.
 import numpy as np
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
-from ..blocks import classifier
+from ..applications import application_doc, build_application
+from ..blocks import prediction_layer
 from ..layers import EuclideanRBF, PartialConv2D, TrainableSubsampling, lecun_tanh
-from ..spec import ModelSpec, Reference, Variant
+from ..spec import InputContract, Reference, Variant, declare
 
 # Table I: the S2 maps (columns of the paper's table read per C3 map) each C3 map is connected to.
 C3_CONNECTIONS = (
@@ -74,7 +74,7 @@ def rbf_prototypes(classes):
 
 
 CONTRACT = InputContract(default_shape=(32, 32, 1), min_size=32, flatten_top=True)
-VARIANTS = ("original", "modern")
+HEAD_LAYERS = ("f6", "predictions")
 
 
 def _backbone(variant):
@@ -103,47 +103,61 @@ def _top(variant):
                 rbf_prototypes(classes), activation=classifier_activation, dtype="float32", name="predictions"
             )(x)
         x = layers.Dense(F6_UNITS, activation="relu", name="f6")(x)
-        return classifier(x, classes, classifier_activation)
+        return prediction_layer(x, classes, classifier_activation)
 
     return top
 
 
-def _build(app_args, variant):
-    check_variant("LeNet5", variant, VARIANTS)
-    return build_application(
-        "LeNet5", contract=CONTRACT, backbone=_backbone(variant), top=_top(variant),
-        weights_key=f"LeNet5/{variant}", **app_args,
-    )  # fmt: skip
+def _lenet(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
+    return build_application(spec, variant, backbone=_backbone(variant), top=_top(variant), **keras_args)
 
 
-LeNet5 = make_builder(
-    "LeNet5",
-    _build,
-    options={"variant": "original"},
-    default_classes=10,
-    doc=__doc__,
-    options_doc='        variant: "original" (the paper\'s network) or "modern" (ReLU, max pooling, full C3).\n',
+OPTIONS_DOC = """        variant: "original" (the paper's network) or "modern" (ReLU, max pooling, full C3).
+"""
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+           classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+    return _lenet("LeNet5", **locals())
+
+
+# the weights keras_famous trained on scikit-learn's digits (weights="digits", tools/train_lenet_digits.py)
+DIGITS = Reference(
+    "keras_famous",
+    "LeNet5 trained by tools/train_lenet_digits.py",
+    top1=0.975556,
+    top5=1.0,
+    accuracy_source="scikit-learn digits, fixed test split of 450 images (keras_famous.datasets)",
 )
 
 SPECS = (
-    ModelSpec(
-        name="LeNet5",
-        builder=LeNet5,
+    declare(
+        "LeNet5",
+        LeNet5,
         family="lenet",
         paper="LeCun et al., Gradient-based learning applied to document recognition",
         year=1998,
-        input_shape=(32, 32, 1),
-        default_variant="original",
+        contract=CONTRACT,
+        head_layers=HEAD_LAYERS,
         variants={
             "original": Variant(
-                references=(Reference("paper", "LeNet-5", params=60_840, trainable_params=60_000),),
+                references=(Reference("paper", "LeNet-5", params=60_840, trainable_params=60_000), DIGITS),
                 note="trainable subsampling, Table I C3, Euclidean RBF output (840 fixed weights)",
+                preprocessing="digits",
             ),
             "modern": Variant(
                 kwargs={"variant": "modern"},
-                references=(Reference("arithmetic", "C1 156 + C3 2,416 + C5 48,120 + F6 10,164 + out 850", params=61_706),),
+                references=(
+                    Reference("arithmetic", "C1 156 + C3 2,416 + C5 48,120 + F6 10,164 + out 850", params=61_706),
+                ),
                 note="ReLU, max pooling, full C3, softmax",
             ),
         },
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["LeNet5"]

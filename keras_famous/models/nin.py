@@ -21,8 +21,8 @@ from typing import Optional, Tuple
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
-from ..spec import ModelSpec, Reference, Variant
+from ..applications import application_doc, build_application
+from ..spec import InputContract, Reference, Variant, declare
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,14 @@ TABLES = {
 
 def _mlpconv(x, block, index, widths):
     name = f"mlpconv{index}"
-    x = layers.Conv2D(widths[0], block.kernel_size, strides=block.strides, padding=block.padding,
-                      activation="relu", name=f"{name}_conv")(x)  # fmt: skip
+    x = layers.Conv2D(
+        widths[0],
+        block.kernel_size,
+        strides=block.strides,
+        padding=block.padding,
+        activation="relu",
+        name=f"{name}_conv",
+    )(x)
     for position, width in enumerate(widths[1:], start=1):
         x = layers.Conv2D(width, 1, activation="relu", name=f"{name}_cccp{position}")(x)
     if block.pool:
@@ -64,9 +70,19 @@ def _mlpconv(x, block, index, widths):
     return x
 
 
-def _build(app_args, variant):
-    check_variant("NiN", variant, tuple(TABLES))
-    default_shape, blocks = TABLES[variant]
+# ImageNet: the 11x11/4 "valid" conv needs 11 pixels; CIFAR: two 2x pools leave at least 2x2
+CONTRACTS = {
+    "cifar": InputContract(default_shape=TABLES["cifar"][0], min_size=8),
+    "imagenet": InputContract(default_shape=TABLES["imagenet"][0], min_size=11),
+}
+# the last mlpconv's class maps, which a headless model stops before (mlpconv3 for CIFAR, mlpconv4 for ImageNet)
+HEAD_LAYERS = tuple(f"mlpconv{len(blocks)}_cccp2" for _, blocks in TABLES.values())
+
+
+def _nin(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
+    _, blocks = TABLES[variant]
     last = len(blocks)
 
     def backbone(x):
@@ -84,34 +100,39 @@ def _build(app_args, variant):
 
     def features(x):  # without the top, the last mlpconv stops before its class maps
         x = backbone(x)
-        return x if app_args["include_top"] else tail(x, None)
+        return x if keras_args["include_top"] else tail(x, None)
 
-    # ImageNet: the 11x11/4 "valid" conv needs 11 pixels; CIFAR: two 2x pools leave at least 2x2
-    min_size = 8 if variant == "cifar" else 11
-    return build_application(
-        "NiN", contract=InputContract(default_shape, min_size), backbone=features, top=top,
-        weights_key=f"NiN/{variant}", **app_args,
-    )  # fmt: skip
+    return build_application(spec, variant, backbone=features, top=top, contract=CONTRACTS[variant], **keras_args)
 
 
-NiN = make_builder(
-    "NiN", _build, options={"variant": "cifar"}, default_classes=10, doc=__doc__,
-    options_doc='        variant: "cifar" (32x32, the paper\'s CIFAR-10 model) or "imagenet" (224x224).\n',
-)  # fmt: skip
+OPTIONS_DOC = """        variant: "cifar" (32x32, the paper's CIFAR-10 model) or "imagenet" (224x224).
+"""
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+        classifier_activation="softmax", name=None, *, variant="cifar"):  # fmt: skip
+    return _nin("NiN", **locals())
+
 
 SPECS = (
-    ModelSpec(
-        name="NiN",
-        builder=NiN,
+    declare(
+        "NiN",
+        NiN,
         family="nin",
         paper="Lin, Chen, Yan, Network In Network",
         year=2013,
-        input_shape=(32, 32, 3),
-        default_variant="cifar",
+        contract=CONTRACTS["cifar"],
+        head_layers=HEAD_LAYERS,
         variants={
             "cifar": Variant(references=(Reference("paper", "NiN CIFAR-10 (authors' model)", params=966_986),)),
-            "imagenet": Variant(kwargs={"variant": "imagenet", "classes": 1000},
-                                references=(Reference("paper", "NiN ImageNet (authors' model)", params=7_595_176),)),
-        },  # fmt: skip
+            "imagenet": Variant(
+                kwargs={"variant": "imagenet", "classes": 1000},
+                references=(Reference("paper", "NiN ImageNet (authors' model)", params=7_595_176),),
+            ),
+        },
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["NiN"]

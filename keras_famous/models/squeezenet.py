@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 from keras import layers
 
-from ..applications import InputContract, build_application, check_variant, make_builder
-from ..spec import ModelSpec, Reference, Variant
+from ..applications import application_doc, build_application, min_input_size, output_side
+from ..spec import InputContract, Reference, Variant, declare
 
 
 @dataclass(frozen=True)
-class Conv:
+class StemConv:
     filters: int
-    kernel_size: int
+    kernel_size: int  # stride 2, "valid"
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,43 @@ class Fire:
     expand: int
 
 
-POOL = "pool"
+POOL = "pool"  # 3x3 / 2 max pool, ceil mode
 
 TABLES = {
-    "1_0": (Conv(96, 7), POOL, Fire(16, 64), Fire(16, 64), Fire(32, 128), POOL,
+    "1_0": (StemConv(96, 7), POOL, Fire(16, 64), Fire(16, 64), Fire(32, 128), POOL,
             Fire(32, 128), Fire(48, 192), Fire(48, 192), Fire(64, 256), POOL, Fire(64, 256)),
-    "1_1": (Conv(64, 3), POOL, Fire(16, 64), Fire(16, 64), POOL, Fire(32, 128), Fire(32, 128), POOL,
+    "1_1": (StemConv(64, 3), POOL, Fire(16, 64), Fire(16, 64), POOL, Fire(32, 128), Fire(32, 128), POOL,
             Fire(48, 192), Fire(48, 192), Fire(64, 256), Fire(64, 256)),
 }  # fmt: skip
+HEAD_LAYERS = ("conv10",)
 
 
 def layer_names(table):
     """The paper's names: conv1, then fire2.. and maxpool{n} named after the layer they follow."""
     names, index = [], 1
-    for op in table:
-        if op == POOL:
+    for row in table:
+        if row == POOL:
             names.append(f"maxpool{index - 1}")
         else:
-            names.append("conv1" if isinstance(op, Conv) else f"fire{index}")
+            names.append("conv1" if isinstance(row, StemConv) else f"fire{index}")
             index += 1
     return names
+
+
+def last_side(table, side):
+    """The side of the table's last feature map for an input `side` (0 once a layer has nothing left to see)."""
+    for row in table:
+        if row == POOL:
+            side = output_side(side, 3, strides=2, padding="ceil")
+        elif isinstance(row, StemConv):
+            side = output_side(side, row.kernel_size, strides=2)
+        if side < 1:
+            return 0
+    return side
+
+
+def input_contract(table):
+    return InputContract(default_shape=(224, 224, 3), min_size=min_input_size(lambda side: last_side(table, side), 224))
 
 
 def fire(x, squeeze, expand, name):
@@ -65,20 +82,20 @@ def fire(x, squeeze, expand, name):
 
 def _backbone(table):
     def backbone(x):
-        for op, name in zip(table, layer_names(table)):
-            if op == POOL:
+        for row, name in zip(table, layer_names(table)):
+            if row == POOL:
                 x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)  # ceil mode
                 x = layers.MaxPooling2D(3, strides=2, name=name)(x)
-            elif isinstance(op, Conv):
-                x = layers.Conv2D(op.filters, op.kernel_size, strides=2, activation="relu", name=name)(x)
+            elif isinstance(row, StemConv):
+                x = layers.Conv2D(row.filters, row.kernel_size, strides=2, activation="relu", name=name)(x)
             else:
-                x = fire(x, op.squeeze, op.expand, name)
+                x = fire(x, row.squeeze, row.expand, name)
         return x
 
     return backbone
 
 
-def top(x, classes, classifier_activation):
+def _top(x, classes, classifier_activation):
     """Sec. 3.3: dropout 0.5 after fire9, conv10 to the classes, ReLU, global average pooling."""
     x = layers.Dropout(0.5, name="drop9")(x)
     x = layers.Conv2D(classes, 1, activation="relu", name="conv10")(x)
@@ -86,53 +103,69 @@ def top(x, classes, classifier_activation):
     return layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
 
 
-def _output_size(size, table):
-    for op in table:
-        if op == POOL:
-            size = (size + 1 - 3) // 2 + 1
-        elif isinstance(op, Conv):
-            size = (size - op.kernel_size) // 2 + 1
-        if size < 1:
-            return 0
-    return size
+def _squeezenet(model_name, *, variant, **keras_args):
+    spec = SPEC_OF[model_name]
+    variant, _ = spec.variant(variant)
+    table = TABLES[model_name[len("SqueezeNet") :]]
+    return build_application(spec, variant, backbone=_backbone(table), top=_top, **keras_args)
 
 
-def _make_builder(version):
-    name = f"SqueezeNet{version}"
+OPTIONS_DOC = """        variant: "torchvision" (the paper's network, torchvision's parameter layout).
+"""
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def SqueezeNet1_0(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                  classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+    return _squeezenet("SqueezeNet1_0", **locals())
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def SqueezeNet1_1(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+                  classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+    return _squeezenet("SqueezeNet1_1", **locals())
+
+
+def torch_names(version):
+    """torchvision's `features` index: a conv and its ReLU take two places, a pool or a fire module one."""
+    names, index = [], 0
     table = TABLES[version]
-    min_size = next(size for size in range(1, 224) if _output_size(size, table) >= 1)
-    contract = InputContract(default_shape=(224, 224, 3), min_size=min_size)
-
-    def build(app_args, variant):
-        check_variant(name, variant, ("torchvision",))
-        return build_application(
-            name, contract=contract, backbone=_backbone(table), top=top, weights_key=f"{name}/{variant}", **app_args
-        )
-
-    return make_builder(
-        name, build, options={"variant": "torchvision"}, doc=__doc__,
-        options_doc='        variant: "torchvision" (the paper\'s network, torchvision\'s parameter layout).\n',
-    )  # fmt: skip
+    for row, name in zip(table, layer_names(table)):
+        if isinstance(row, StemConv):
+            names.append((rf"features\.{index}", name))
+        elif isinstance(row, Fire):
+            for part in ("squeeze", "expand1x1", "expand3x3"):
+                suffix = "squeeze1x1" if part == "squeeze" else part
+                names.append((rf"features\.{index}\.{part}", f"{name}_{suffix}"))
+        index += 2 if isinstance(row, StemConv) else 1
+    return (*names, (r"classifier\.1", "conv10"))
 
 
-SqueezeNet1_0, SqueezeNet1_1 = _make_builder("1_0"), _make_builder("1_1")
+TORCHVISION_ACC = "torchvision IMAGENET1K_V1"
+REFERENCES = {
+    "1_0": Reference("torchvision", "squeezenet1_0", trainable_params=1_248_424, top1=0.58092, top5=0.80420,
+                     accuracy_source=TORCHVISION_ACC),
+    "1_1": Reference("torchvision", "squeezenet1_1", trainable_params=1_235_496, top1=0.58178, top5=0.80624,
+                     accuracy_source=TORCHVISION_ACC),
+}  # fmt: skip
 
-TV_ACC = "torchvision IMAGENET1K_V1"
 SPECS = tuple(
-    ModelSpec(
-        name=f"SqueezeNet{version}",
-        builder=builder,
+    declare(
+        f"SqueezeNet{version}",
+        builder,
         family="squeezenet",
         paper="Iandola et al., SqueezeNet: AlexNet-level accuracy with 50x fewer parameters",
         year=2016,
-        input_shape=(224, 224, 3),
-        default_variant="torchvision",
-        variants={"torchvision": Variant(references=(ref,))},
+        contract=input_contract(TABLES[version]),
+        head_layers=HEAD_LAYERS,
+        variants={
+            "torchvision": Variant(
+                references=(REFERENCES[version],), preprocessing="torch", torch_names=torch_names(version)
+            ),
+        },
     )
-    for version, builder, ref in (
-        ("1_0", SqueezeNet1_0, Reference("torchvision", "squeezenet1_0", trainable_params=1_248_424,
-                                         top1=0.58092, top5=0.80420, accuracy_source=TV_ACC)),
-        ("1_1", SqueezeNet1_1, Reference("torchvision", "squeezenet1_1", trainable_params=1_235_496,
-                                         top1=0.58178, top5=0.80624, accuracy_source=TV_ACC)),
-    )  # fmt: skip
+    for version, builder in (("1_0", SqueezeNet1_0), ("1_1", SqueezeNet1_1))
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["SqueezeNet1_0", "SqueezeNet1_1"]

@@ -13,9 +13,9 @@ the additions named as Keras names them in a fresh session), so the graphs match
 
 from keras import layers
 
-from ..applications import InputContract, fixed_layout_builder
+from ..applications import application_doc, build_application
 from ..blocks import FreshSessionNames, average_pool_top
-from ..spec import ModelSpec, Reference, Variant
+from ..spec import InputContract, Reference, Variant, declare
 
 ENTRY_WIDTHS = ((128, 128), (256, 256), (728, 728))  # blocks 2-4
 MIDDLE_BLOCKS, MIDDLE_WIDTH = 8, 728  # blocks 5-12
@@ -23,6 +23,7 @@ EXIT_WIDTHS = (728, 1024)  # block 13
 TAIL_WIDTHS = (1536, 2048)  # block 14
 
 CONTRACT = InputContract(default_shape=(299, 299, 3), min_size=71)
+HEAD_LAYERS = ("predictions",)
 
 
 def _sepconv_bn(x, width, prefix, index, relu_first=True):
@@ -63,25 +64,38 @@ def _backbone(x):
     return x
 
 
-Xception = fixed_layout_builder(
-    "Xception", layout="keras", contract=CONTRACT, backbone=_backbone, top=average_pool_top, doc=__doc__,
-    layout_doc="keras.applications' layout",
-)
+def _xception(model_name, *, variant, **keras_args):
+    return build_application(SPEC_OF[model_name], variant, backbone=_backbone, top=average_pool_top, **keras_args)
+
+
+OPTIONS_DOC = """        variant: "keras" (keras.applications' layout, the only one).
+"""
+
+
+@application_doc(__doc__, OPTIONS_DOC)
+def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+             classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+    return _xception("Xception", **locals())
+
 
 SPECS = (
-    ModelSpec(
-        name="Xception",
-        builder=Xception,
+    declare(
+        "Xception",
+        Xception,
         family="xception",
         paper="Chollet, Xception: Deep Learning with Depthwise Separable Convolutions",
         year=2016,
-        input_shape=(299, 299, 3),
-        default_variant="keras",
+        contract=CONTRACT,
+        head_layers=HEAD_LAYERS,
         variants={
             "keras": Variant(
                 references=(Reference("keras.applications", "Xception", params=22_910_480, top1=0.790, top5=0.945,
                                       accuracy_source="Keras pretrained table (keras.io/api/applications)"),),
-            )
+                preprocessing="tf",
+            ),
         },  # fmt: skip
     ),
 )
+SPEC_OF = {spec.name: spec for spec in SPECS}
+
+__all__ = ["Xception"]

@@ -14,18 +14,28 @@ import hashlib
 import os
 import warnings
 from importlib import resources
+from typing import FrozenSet, NamedTuple, Optional, Tuple
 
+from .. import convert
 from . import cache
 from .manifest import datasets, entry_for, load_manifest
 
-__all__ = ["check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "datasets", "cache"]
+__all__ = ["Target", "check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "datasets", "cache"]
 
 WEIGHTS_SUFFIXES = (".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt", ".bin")
 
 
-def _split_key(weights_key):
-    model_name, _, variant = weights_key.partition("/")
-    return model_name, variant or None
+class Target(NamedTuple):
+    """What the weights hook needs about the model it loads into, from the family's declaration."""
+
+    model_name: str
+    variant: Optional[str] = None
+    torch_names: Tuple[Tuple[str, str], ...] = ()
+    head_layers: FrozenSet[str] = frozenset()
+
+
+class WeightsFileNotFoundError(FileNotFoundError, ValueError):
+    """`weights` names a file that does not exist (a ValueError too, like every bad `weights`)."""
 
 
 def _is_dataset(weights):
@@ -36,7 +46,7 @@ def _is_dataset(weights):
     return weights in datasets()
 
 
-def check_weights_argument(model_name, weights, weights_key=None):
+def check_weights_argument(model_name, weights, variant=None):
     """Validates `weights` before anything is built."""
     if weights is None:
         return
@@ -47,13 +57,11 @@ def check_weights_argument(model_name, weights, weights_key=None):
         )
     weights = os.fspath(weights)
     if _is_dataset(weights):
-        entry_for(*_split_key(weights_key or model_name), dataset=weights)  # raises naming what exists
+        entry_for(model_name, variant, dataset=weights)  # raises naming what exists
         return
-    from .. import convert
-
     convert.file_format(weights)
     if not os.path.isfile(weights):
-        raise FileNotFoundError(
+        raise WeightsFileNotFoundError(
             f"`weights` file not found for {model_name}: {weights!r}. Pass an existing file, or weights=None."
         )
 
@@ -79,21 +87,20 @@ def resolve(model_name, variant, dataset="imagenet", include_top=True, progress=
     return _resolve(model_name, variant, dataset, include_top, progress)[:2]
 
 
-def _load_pretrained(model, model_name, variant, dataset):
-    from .. import convert
-
+def _load_pretrained(model, target, dataset):
+    model_name, variant = target.model_name, target.variant
     include_top = any(layer.name == "predictions" for layer in model.layers)
     path, entry, sha256 = _resolve(model_name, variant, dataset, include_top, progress=True)
     if entry.converter in ("keras_h5", "keras"):
-        return convert.load_file(model, path, model_name, variant)
+        return _load_file(model, path, target)
     # PyTorch sources: convert once into our names, then load that file by name from now on. Its name holds the
     # layer names (top, aux heads, ... differ) and the source file's hash (another file, another conversion).
     layer_names = sorted(layer.name for layer in model.layers if layer.weights)
     signature = hashlib.sha1("\n".join(layer_names).encode()).hexdigest()[:10]
     converted = cache.cache_path("converted", f"{model_name}_{variant}_{signature}_{sha256[:16]}.h5")
     if os.path.isfile(converted):
-        return convert.load_file(model, converted, model_name, variant)
-    convert.load_file(model, path, model_name, variant)
+        return _load_file(model, converted, target)
+    _load_file(model, path, target)
     _keep_converted(model, converted)
     return model
 
@@ -103,12 +110,9 @@ _warned_directories = set()
 
 def _keep_converted(model, path):
     """Writes the converted weights for the next build; a cache that cannot take them gets one warning."""
-    from .. import convert
-
     try:
         named = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
         convert.keras_h5.write_legacy_h5(path, named)
-        os.chmod(path, cache.file_mode())  # written through mkstemp: 0600
     except OSError as error:
         directory = os.path.dirname(path)
         if directory not in _warned_directories:
@@ -120,13 +124,14 @@ def _keep_converted(model, path):
             )
 
 
-def load_into(model, weights, weights_key):
-    """Loads `weights` into the built `model` (built as `weights_key` = "Model/variant") and returns it."""
+def _load_file(model, path, target):
+    return convert.load_file(model, path, torch_names=target.torch_names, head_layers=target.head_layers)
+
+
+def load_into(model, weights, target):
+    """Loads `weights` into the built `model` (a `Target`: the model, variant and name maps) and returns it."""
     if weights is None:
         return model
-    from .. import convert
-
-    model_name, variant = _split_key(weights_key)
     if _is_dataset(os.fspath(weights)):
-        return _load_pretrained(model, model_name, variant, os.fspath(weights))
-    return convert.load_file(model, weights, model_name, variant)
+        return _load_pretrained(model, target, os.fspath(weights))
+    return _load_file(model, weights, target)

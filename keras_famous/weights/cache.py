@@ -14,9 +14,10 @@ import http.client
 import json
 import os
 import sys
-import tempfile
 import time
 import urllib.request
+
+from ..files import atomic_file
 
 CHUNK = 1 << 20
 TIMEOUT = 60  # seconds to connect, and between two reads, before a download is given up
@@ -31,38 +32,11 @@ def cache_path(*parts):
     return os.path.join(home(), *parts)
 
 
-def file_mode():
-    """0o666 less the umask: the mode open() gives a new file, where mkstemp gives 0600."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def not_writable(directory, error):
     """`error` (PermissionError, read-only file system, disk full, ...) saying which directory and what to do."""
     return type(error)(
         f"Cannot write to the weights cache {directory} ({error}): set KERAS_FAMOUS_HOME to a writable directory."
     )
-
-
-@contextlib.contextmanager
-def atomic_file(path, prefix=".tmp-", suffix=".tmp"):
-    """A binary file object on a temporary file beside `path`; when the block ends without an error the file
-    takes the umask's mode and replaces `path`, else it is removed."""
-    directory = os.path.dirname(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
-    except OSError as error:
-        raise not_writable(directory, error) from error
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
 
 
 # Hashes: the manifest's ({"sha256": h}, {"md5": h}, {"sha256_prefix": p} or {}), and always sha256, in one pass.
@@ -127,7 +101,7 @@ def _read_record(path):
 
 def _write_record(path, stat, sha256, expected_hash):
     record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "manifest_hash": expected_hash}
-    with contextlib.suppress(OSError), atomic_file(_record_path(path)) as out:  # read-only: verify on every use
+    with contextlib.suppress(OSError), atomic_file(_record_path(path), "wb") as out:  # read-only: verify on every use
         out.write(json.dumps(record).encode())
 
 
@@ -253,7 +227,12 @@ def download(url, target, expected_hash, progress=True, stream=None):
     with contextlib.suppress(OSError):
         os.remove(_record_path(target))  # it describes a file no longer there
     hashers = _hashers(expected_hash)
-    with atomic_file(target, prefix=f".download-{os.getpid()}-", suffix=".part") as out, _open(url, target) as response:
+    with contextlib.ExitStack() as stack:
+        try:
+            out = stack.enter_context(atomic_file(target, "wb", prefix=f".download-{os.getpid()}-", suffix=".part"))
+        except OSError as error:
+            raise not_writable(directory, error) from error
+        response = stack.enter_context(_open(url, target))
         total = int(response.headers.get("Content-Length") or 0)
         label = f"Downloading {os.path.basename(target)}"
         with _Progress(total, label, (stream or sys.stderr) if progress else None) as bar:

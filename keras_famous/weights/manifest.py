@@ -1,11 +1,12 @@
 """The pretrained-weights manifest (`manifest.json` beside this module): per model and variant, where the
-original file lives, its format, the hash its publisher gives, the converter, and its published accuracy."""
+original file lives, its format, the hash its publisher gives and how it converts. Published accuracy is the
+family's data (`spec.Reference`), not the manifest's."""
 
 import json
 import os
 from dataclasses import MISSING, dataclass, fields
 from importlib import resources
-from typing import Mapping, Optional
+from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,9 @@ class WeightsEntry:
     source: str  # "keras.applications", "keras-applications", "torchvision", "timm", "keras_famous"
     source_model: str
     format: str  # "keras_h5", "torch_pth", "safetensors", "keras_weights_h5"
-    converter: str  # "keras_h5", "torchvision", "timm" or "keras" (no conversion)
+    converter: str  # "keras_h5" (legacy Keras), "keras" (no conversion) or "torch" (through the family's name map)
     files: Mapping[str, SourceFile]  # "top" (and "notop" where the publisher has a lighter file)
     dataset: str = "imagenet"  # the `weights=` value that selects this entry ("imagenet", "digits")
-    top1: Optional[float] = None
-    top5: Optional[float] = None
-    accuracy_source: Optional[str] = None
 
     def file_for(self, include_top):
         return self.files["top"] if include_top or "notop" not in self.files else self.files["notop"]
@@ -34,6 +32,8 @@ class WeightsEntry:
 
 HASH_KINDS = {"sha256", "md5", "sha256_prefix"}
 _FIELDS = {f.name: f for f in fields(WeightsEntry)}
+# Older manifests stored accuracy beside the file; it lives in the family's Reference now and is ignored here.
+IGNORED_KEYS = {"top1", "top5", "accuracy_source"}
 
 
 def _source_file(raw, where):
@@ -51,6 +51,7 @@ def _entry(raw, index):
     for key, field in _FIELDS.items():
         if key not in raw and field.default is MISSING:
             raise ValueError(f"entry {index} lacks {key!r}")
+    raw = {key: value for key, value in raw.items() if key not in IGNORED_KEYS}
     unknown = sorted(set(raw) - set(_FIELDS))
     if unknown:
         raise ValueError(f"entry {index} has unknown key {unknown[0]!r}")

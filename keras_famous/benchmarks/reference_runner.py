@@ -1,8 +1,9 @@
-"""Runs a PyTorch reference (torchvision or timm) on saved images: `python reference_runner.py LIBRARY MODEL
-CHECKPOINT IMAGES.npy OUTPUT.npy [--headless]`.
+"""Runs a PyTorch reference (torchvision or timm) on saved images: the worker `LIBRARY MODEL CHECKPOINT
+IMAGES.npy OUTPUT.npy [--headless]`, writing the outputs to OUTPUT.npy.
 
-A standalone script, run in a subprocess by `keras-famous convert`: timm must not be imported into a
-process that already imported TensorFlow, so this file imports no keras_famous and no TensorFlow.
+It runs in its own process started by `reference.max_abs_difference` through
+`launch.command(..., tensorflow=False)`: timm must not be imported into a process that imported
+TensorFlow, and this file imports no TensorFlow and no keras_famous module that does.
 """
 
 import sys

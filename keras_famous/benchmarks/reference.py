@@ -1,13 +1,14 @@
-"""Runs a weights file's source framework beside the converted model and reports the largest difference."""
+"""Runs a weights file's source framework (torchvision, timm, tf_keras) beside the converted model and
+reports the largest difference (`keras-famous convert`, tools/fetch_and_verify_weights.py). PyTorch runs
+in a separate process (`reference_runner`), away from TensorFlow."""
 
 import os
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-RUNNER = os.path.join(os.path.dirname(__file__), "reference_runner.py")
+from . import launch
 
 
 def _images(model, default_shape, batch=2, seed=0):
@@ -19,9 +20,11 @@ def _torch_outputs(library, source_model, path, images, headless):
     with tempfile.TemporaryDirectory() as scratch:
         images_path, output_path = os.path.join(scratch, "images.npy"), os.path.join(scratch, "out.npy")
         np.save(images_path, images)
-        # -I: the script directory (which holds our own torchvision.py and timm.py) stays off sys.path
-        command = [sys.executable, "-I", RUNNER, library, source_model, os.fspath(path), images_path, output_path]
-        result = subprocess.run(command + (["--headless"] if headless else []), capture_output=True, text=True)
+        arguments = [library, source_model, os.fspath(path), images_path, output_path] + (
+            ["--headless"] if headless else []
+        )
+        command = launch.command("keras_famous.benchmarks.reference_runner", *arguments, tensorflow=False)
+        result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             return None, result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"
         return np.load(output_path), None
@@ -35,7 +38,9 @@ def _keras_outputs(source_model, path, images, include_top):
     builder = getattr(tf_keras.applications, source_model, None)
     if builder is None:
         return None, f"tf_keras has no application {source_model}"
-    reference = builder(weights=None, include_top=include_top, input_shape=images.shape[1:], pooling="avg" if not include_top else None)
+    reference = builder(
+        weights=None, include_top=include_top, input_shape=images.shape[1:], pooling="avg" if not include_top else None
+    )
     try:  # by the order of the layers with weights, as Keras loads keras.applications' (Keras 2.0-named) files
         reference.load_weights(os.fspath(path))
     except ValueError:  # a file with a top into the headless reference

@@ -1,7 +1,8 @@
-"""Times a torchvision / timm model on PyTorch CPU for `keras_famous.benchmark`: `python torch_timing.py
-LIBRARY MODEL BATCH SIDE WARMUP REPEATS [--checkpoint PATH]`, printing one JSON line (latencies in ms,
-peak resident memory). A standalone script run in a subprocess (timm must not be imported into a process
-that already imported TensorFlow), so it imports neither keras_famous nor TensorFlow.
+"""Times a torchvision / timm model on PyTorch CPU for `keras_famous.benchmarks`: the worker
+`LIBRARY MODEL BATCH SIDE WARMUP REPEATS [--checkpoint PATH]`, printing one JSON line (latencies in ms,
+peak resident memory). It runs in its own process started by `launch.command(..., tensorflow=False)`:
+timm must not be imported into a process that imported TensorFlow, and this file imports neither
+TensorFlow nor any keras_famous module that does.
 
 The model runs as PyTorch users run it fast on CPU: `eval()`, `torch.inference_mode()`, channels-last
 memory format (oneDNN's preferred layout), random weights (speed does not depend on their values).
@@ -11,7 +12,7 @@ With `--checkpoint`, the random state dict is also saved there as safetensors (f
 import json
 import sys
 
-from litert import peak_resident_mb, time_calls  # this script's folder is sys.path[0]
+from .timing import peak_resident_mb, time_calls
 
 
 def build(library, model_name):
@@ -38,7 +39,9 @@ def main(argv):
     images = torch.randn(batch, 3, side, side).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         latencies = time_calls(lambda: model(images), warmup, repeats)
-    print(json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb(), "threads": torch.get_num_threads()}))
+    print(
+        json.dumps({"latencies_ms": latencies, "peak_mem_mb": peak_resident_mb(), "threads": torch.get_num_threads()})
+    )
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@ does not depend on weight values, so every engine runs random weights), each eng
 subprocess: a fresh process gives each its own peak memory and keeps PyTorch/timm away from TensorFlow.
 Latency is per call of one batch, measured after `warmup` calls (XLA compiles there) over `repeats`
 calls, pooled over `rounds` runs of every engine taking turns: the median, and the spread as the
-interquartile range. `ratio_to_keras_famous` is the engine's images/s over the "keras_famous" engine's
-(above 1: faster than our default path). GFLOP/s counts two FLOPs per multiply-add of the registry's
-graph count, next to a matmul peak measured in the same run.
+interquartile range (a record keeps every timed call in `latencies_ms`). `ratio_to_keras_famous` is the
+engine's images/s over the "keras_famous" engine's (above 1: faster than our default path). GFLOP/s
+counts two FLOPs per multiply-add of the registry's graph count, next to a matmul peak measured in the
+same run.
 
 `build_times(models)` times what users pay on every start: building the Functional graph (against
 keras.applications' build of the same network), loading a `.weights.h5`, and converting a torchvision/timm
@@ -17,6 +18,10 @@ Engines (`ENGINES`): our default inference path (`inference.predictor`: BatchNor
 `model.predict`, eager calls, `tf.function` with and without XLA, keras.applications' same network
 (tf.function, and XLA), torchvision/timm on PyTorch CPU, and our TFLite export (float32, float16, int8)
 under the LiteRT interpreter (XNNPACK).
+
+Every engine's worker is a module run in a fresh process (`launch.command`): the TensorFlow ones as
+`python -m keras_famous.benchmarks.bench --worker ...`, PyTorch (`torch_timing`) and LiteRT
+(`litert_timing`) in processes that hold no TensorFlow.
 """
 
 import argparse
@@ -28,12 +33,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
 
 import numpy as np
 
-from .litert import peak_resident_mb, time_calls
+from . import launch
+from .timing import peak_resident_mb, time_calls
+
+WORKER = "keras_famous.benchmarks.bench"
 
 ENGINES = {
     "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, XLA)",
@@ -48,7 +56,14 @@ ENGINES = {
     "tflite/float16": "our float16-weight TFLite export under LiteRT",
     "tflite/int8": "our full-integer int8 TFLite export under LiteRT",
 }
-RECORD_KEYS = ("engine", "images_per_s", "latency_ms_median", "latency_ms_spread", "peak_mem_mb", "ratio_to_keras_famous")
+RECORD_KEYS = (
+    "engine",
+    "images_per_s",
+    "latency_ms_median",
+    "latency_ms_spread",
+    "peak_mem_mb",
+    "ratio_to_keras_famous",
+)
 
 
 @dataclass
@@ -64,11 +79,14 @@ class Record:
     gflops_per_s: Optional[float] = None
     timed_calls: int = 0
     note: str = ""
+    latencies_ms: List[float] = field(default_factory=list)  # every timed call, pooled over the rounds
 
 
-def _peers(name):
-    """(keras.applications name or None, (library, model) of a torchvision/timm reference or None)."""
-    from . import registry
+def peers(name):
+    """The networks `name` is timed against: (the keras.applications function name, or None; (library,
+    model) of its torchvision/timm reference, or None), from the registry's references of all its variants,
+    the default variant's first. E.g. peers("ResNet50") == ("ResNet50", ("torchvision", "resnet50"))."""
+    from .. import registry
 
     spec = registry.get_spec(name)
     default, _ = spec.variant(None)
@@ -79,8 +97,9 @@ def _peers(name):
     return keras_name, torch_ref
 
 
-def _input_side(name, input_size):
-    from . import registry
+def input_side(name, input_size=None):
+    """The input side the engines run `name` at: `input_size`, else the model's default."""
+    from .. import registry
 
     return input_size or registry.get_spec(name).input_shape[0]
 
@@ -96,16 +115,18 @@ def _summary(latencies_ms, batch):
 # workers: each engine's timing, run in a fresh process
 
 
-def _keras_callable(engine, name, side):
+def keras_callable(engine, name, side):
+    """(call, model) of a TensorFlow `engine` (a key of ENGINES starting with "keras") on `name` at
+    `side` x `side`, random weights: `call(images)` runs one batch and returns numpy, as the bench times it."""
     import keras
     import tensorflow as tf
 
-    from . import inference, registry
+    from .. import inference, registry
 
     spec = registry.get_spec(name)
     shape = (side, side, spec.input_shape[2])
     if engine.startswith("keras.applications"):
-        keras_name, _ = _peers(name)
+        keras_name, _ = peers(name)
         model = getattr(keras.applications, keras_name)(weights=None, input_shape=shape)
     else:
         model = registry.build_variant(name, None, input_shape=shape)
@@ -121,7 +142,7 @@ def _keras_callable(engine, name, side):
 
 def _export_tflite(engine, name, side, path):
     """Writes our TFLite export for `engine` to `path`; returns the graph's multiply-adds."""
-    from . import analysis, export, registry
+    from .. import analysis, export, registry
 
     channels = registry.get_spec(name).input_shape[2]
     model = registry.build_variant(name, None, input_shape=(side, side, channels))
@@ -137,7 +158,7 @@ def _export_conv_stack(directory, side=56, channels=256, depth=3):
     stage) as float32.tflite and int8.tflite in `directory`; returns their multiply-adds."""
     import keras
 
-    from . import analysis, export
+    from .. import analysis, export
 
     inputs = keras.Input((side, side, channels))
     x = inputs
@@ -155,13 +176,12 @@ def tflite_conv_peaks(repeats=10, timeout=900):
     """LiteRT's best float32 and int8 GFLOP/s on a stack of 3x3 convolutions, and their ratio: the most
     int8 can gain over float32 on this CPU (about 1 without int8 dot-product instructions such as
     AVX-512 VNNI or Arm's dotprod, which compute four int8 multiply-adds where float32 computes one)."""
-    script = os.path.join(os.path.dirname(__file__), "litert.py")
     peaks = {}
     with tempfile.TemporaryDirectory() as directory:
-        macs = _subprocess_json([sys.executable, "-m", "keras_famous.benchmark", "--export-conv", directory],
-                                "tflite", "a 3x3 convolution stack", timeout)["macs"]  # fmt: skip
+        macs = _subprocess_json(launch.command(WORKER, "--export-conv", directory), "tflite", "a 3x3 convolution stack",
+                                timeout)["macs"]  # fmt: skip
         for kind in ("float32", "int8"):
-            command = [sys.executable, script, os.path.join(directory, f"{kind}.tflite"), "1", "2", str(repeats)]
+            command = _litert_command(os.path.join(directory, f"{kind}.tflite"), 1, 2, repeats)
             timed = _subprocess_json(command, f"tflite/{kind}", "a 3x3 convolution stack", timeout)
             peaks[kind] = 2 * macs / (min(timed["latencies_ms"]) / 1000) / 1e9
     peaks["int8_over_float32"] = peaks["int8"] / peaks["float32"]
@@ -171,11 +191,11 @@ def tflite_conv_peaks(repeats=10, timeout=900):
 def _worker(engine, name, batch, side, warmup, repeats):
     if engine == "matmul":
         return {"gflops": _matmul_peak()}
-    from . import analysis, registry
+    from .. import analysis, registry
 
     channels = registry.get_spec(name).input_shape[2]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, side, side, channels)).astype("float32")
-    call, model = _keras_callable(engine, name, side)
+    call, model = keras_callable(engine, name, side)
     latencies = time_calls(lambda: call(images), warmup, repeats)
     macs = analysis.macs(model)  # the network as built (before any inference rewrite)
     peak_mb = peak_resident_mb()
@@ -194,27 +214,34 @@ def _matmul_peak(n=2048, repeats=10):
     return 2 * n**3 / (best / 1000) / 1e9
 
 
+def _litert_command(path, batch, warmup, repeats):
+    return launch.command("keras_famous.benchmarks.litert_timing", path, batch, warmup, repeats, tensorflow=False)
+
+
+def _torch_command(library, model_name, batch, side, warmup, repeats, *options):
+    return launch.command("keras_famous.benchmarks.torch_timing", library, model_name, batch, side, warmup, repeats,
+                          *options, tensorflow=False)  # fmt: skip
+
+
 def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
     if engine.startswith("tflite/"):  # exported by TensorFlow, timed in a process holding only LiteRT
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "model.tflite")
-            macs = _subprocess_json([sys.executable, "-m", "keras_famous.benchmark", "--export", engine, name,
-                                     str(side), path], engine, name, timeout)["macs"]  # fmt: skip
-            script = os.path.join(os.path.dirname(__file__), "litert.py")
-            timed = _subprocess_json([sys.executable, script, path, str(batch), str(warmup), str(repeats)], engine, name, timeout)
+            macs = _subprocess_json(launch.command(WORKER, "--export", engine, name, side, path), engine, name,
+                                    timeout)["macs"]  # fmt: skip
+            timed = _subprocess_json(_litert_command(path, batch, warmup, repeats), engine, name, timeout)
         return {**timed, "macs": macs}
     if engine == "torch":
-        _, (library, model_name) = _peers(name)
-        script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
-        command = [sys.executable, script, library, model_name, str(batch), str(side), str(warmup), str(repeats)]
+        _, (library, model_name) = peers(name)
+        command = _torch_command(library, model_name, batch, side, warmup, repeats)
     else:
-        command = [sys.executable, "-m", "keras_famous.benchmark", "--worker", engine, name, str(batch), str(side),
-                   str(warmup), str(repeats)]  # fmt: skip
+        command = launch.command(WORKER, "--worker", engine, name, batch, side, warmup, repeats)
     return _subprocess_json(command, engine, name, timeout)
 
 
 def _subprocess_json(command, engine, name, timeout):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # a level already set (the CLI's, the user's) is inherited
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode != 0 or not lines:
@@ -228,7 +255,7 @@ def _subprocess_json(command, engine, name, timeout):
 
 
 def _unavailable(name, engine):
-    keras_name, torch_ref = _peers(name)
+    keras_name, torch_ref = peers(name)
     if engine.startswith("keras.applications") and keras_name is None:
         return "keras.applications has no such network"
     if engine == "torch":
@@ -241,15 +268,16 @@ def _unavailable(name, engine):
     return ""
 
 
-def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=None, timeout=1800, progress=print,
-        rounds=1):
+def run(
+    models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=None, timeout=1800, progress=print, rounds=1
+):
     """Records (see `Record`) of every engine on every model and batch size, one subprocess each.
 
     With `rounds` > 1 every engine runs `rounds` times, the engines taking turns (ours, theirs, ...,
     ours, theirs, ...), and each record pools the timed calls of its rounds: a machine whose speed drifts
     by some percent between processes (a shared VM's neighbours) then slows every engine alike.
     """
-    from . import registry
+    from .. import registry
 
     engines = list(engines or ENGINES)
     unknown = [engine for engine in engines if engine not in ENGINES]
@@ -260,11 +288,13 @@ def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=Non
     names = [registry.get_spec(name).name for name in models]
     records = []
     for name in names:
-        side = _input_side(name, input_size)
+        side = input_side(name, input_size)
         for batch in batches:
             if batch < 1:
                 raise ValueError(f"`batches` must be positive integers; received {batch!r}.")
-            group = [Record(model=name, batch=batch, engine=engine, note=_unavailable(name, engine)) for engine in engines]
+            group = [
+                Record(model=name, batch=batch, engine=engine, note=_unavailable(name, engine)) for engine in engines
+            ]
             latencies, macs = {}, None
             for round_index in range(rounds):
                 for record in group:
@@ -280,6 +310,7 @@ def run(models, batches=(1,), engines=None, warmup=3, repeats=20, input_size=Non
                     for key, value in _summary(latencies[record.engine], batch).items():
                         setattr(record, key, value)
                     record.timed_calls = len(latencies[record.engine])
+                    record.latencies_ms = latencies[record.engine]
             base = next((r for r in group if r.engine == "keras_famous" and r.images_per_s), None)
             for record in group:
                 if record.images_per_s:
@@ -326,7 +357,9 @@ def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
                           f"{tflite_peaks['int8']:,.0f} GFLOP/s (int8 / float32 = {tflite_peaks['int8_over_float32']:.2f}: "
                           "the most int8 can gain on this CPU).")  # fmt: skip
         lines.append("")
-    lines.append("| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |")
+    lines.append(
+        "| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |"
+    )
     lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in records:
         if r.note:
@@ -362,30 +395,23 @@ def plot(records, path):
     axis.set_title("Inference throughput per engine (higher is better)")
     axis.legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    _atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    from ..files import atomic_path
 
-
-def _atomic_write(path, write):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=directory, suffix=".partial")
-    os.close(handle)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:
+            figure.savefig(tmp, dpi=110, format="png")
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        plt.close(figure)
 
 
 def write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w") as handle:
-            handle.write(text)
+    """Writes `text` to `path` atomically (the parent directory is created)."""
+    from ..files import atomic_file
 
-    _atomic_write(path, write)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_file(path, "w") as handle:
+        handle.write(text)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -411,7 +437,7 @@ def build_times(models=None, progress=print, repeats=3):
     """
     import keras
 
-    from . import convert, registry
+    from .. import registry
 
     names = [registry.get_spec(name).name for name in (models or registry.list_models())]
     registry.build_variant("LeNet5")  # one-off start-up costs of the first Keras model are no model's
@@ -419,7 +445,7 @@ def build_times(models=None, progress=print, repeats=3):
     with tempfile.TemporaryDirectory() as directory:
         for name in names:
             progress(f"  building {name} ...")
-            keras_name, torch_ref = _peers(name)
+            keras_name, torch_ref = peers(name)
             builders = {"ours": lambda: registry.build_variant(name)}
             if keras_name:
                 builders["keras"] = lambda: getattr(keras.applications, keras_name)(weights=None)
@@ -440,25 +466,33 @@ def build_times(models=None, progress=print, repeats=3):
             torch_variant = _torch_variant(name)
             if torch_ref and torch_variant and not _unavailable(name, "torch"):
                 checkpoint = os.path.join(directory, "reference.safetensors")
-                script = os.path.join(os.path.dirname(__file__), "torch_timing.py")
-                subprocess.run([sys.executable, script, *torch_ref, "1", "32", "0", "0", "--checkpoint", checkpoint],
-                               check=True, capture_output=True)  # fmt: skip
-                # the reference runs without auxiliary heads (torch_timing.py), so the target too
-                no_aux = {"aux_logits": False} if "aux_logits" in registry.get_spec(name).variants[torch_variant].kwargs else {}
+                subprocess.run(_torch_command(*torch_ref, 1, 32, 0, 0, "--checkpoint", checkpoint), check=True,
+                               capture_output=True)  # fmt: skip
+                # the reference runs without auxiliary heads (torch_timing), so the target too
+                no_aux = (
+                    {"aux_logits": False}
+                    if "aux_logits" in registry.get_spec(name).variants[torch_variant].kwargs
+                    else {}
+                )
                 target = registry.build_variant(name, torch_variant, **no_aux)
                 start = time.perf_counter()
-                convert.load_file(target, checkpoint, name, torch_variant)
+                registry.load_weights(target, checkpoint, name, torch_variant)
                 convert_s = time.perf_counter() - start
                 note = f"convert: {torch_ref[0]} {torch_ref[1]} -> variant {torch_variant}"
-            records.append(BuildRecord(name, registry.get_spec(name).variant(None)[0], build_s, keras_s, load_s, convert_s, note))
+            records.append(
+                BuildRecord(name, registry.get_spec(name).variant(None)[0], build_s, keras_s, load_s, convert_s, note)
+            )
     return records
 
 
 def _torch_variant(name):
-    from . import registry
+    from .. import registry
 
     spec = registry.get_spec(name)
-    return next((key for key, v in spec.variants.items() if any(r.library in ("torchvision", "timm") for r in v.references)), None)
+    return next(
+        (key for key, v in spec.variants.items() if any(r.library in ("torchvision", "timm") for r in v.references)),
+        None,
+    )
 
 
 def build_markdown(records):
@@ -496,7 +530,7 @@ def main_from_args(args):
     existing = [p for p in outputs if os.path.exists(p)]
     if existing and not args.force:
         raise SystemExit(f"error: {', '.join(existing)} exists; pass --force to overwrite.")
-    from . import registry
+    from .. import registry
 
     models = registry.list_models() if [m.lower() for m in args.models] == ["all"] else args.models
     engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]

@@ -1,0 +1,40 @@
+"""Benchmarking and reference-running code, apart from the runtime: nothing outside this package and
+`keras_famous.cli` imports it.
+
+- `bench`: the `keras-famous bench` engine (`run`, `build_times`, `main`), re-exported here;
+- `timing`: the timing loop and peak-memory reading every worker shares;
+- `torch_timing`, `litert_timing`: the PyTorch and LiteRT timing workers;
+- `reference`, `reference_runner`: run a weights file's source framework beside the converted model
+  (`keras-famous convert`'s comparison);
+- `launch`: how the workers start (each a module in a fresh process; PyTorch and LiteRT without TensorFlow).
+
+Importing this package imports no TensorFlow (the workers that must not hold it import it).
+"""
+
+from .bench import (
+    ENGINES,
+    RECORD_KEYS,
+    BuildRecord,
+    Record,
+    add_arguments,
+    build_markdown,
+    build_times,
+    input_side,
+    keras_callable,
+    machine,
+    main,
+    main_from_args,
+    markdown,
+    peers,
+    plot,
+    run,
+    tflite_conv_peaks,
+    write_text,
+)
+from .timing import peak_resident_mb, time_calls
+
+__all__ = [
+    "ENGINES", "RECORD_KEYS", "BuildRecord", "Record", "add_arguments", "build_markdown", "build_times",
+    "input_side", "keras_callable", "machine", "main", "main_from_args", "markdown", "peers", "plot", "run",
+    "tflite_conv_peaks", "write_text", "peak_resident_mb", "time_calls",
+]  # fmt: skip
