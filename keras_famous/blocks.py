@@ -55,9 +55,7 @@ def relu(x, *, name):
     return layers.Activation("relu", name=name)(x)
 
 
-def conv_bn_relu(
-    x, filters, kernel_size, *, strides=1, groups=1, use_bias=False, bn_epsilon=1e-5, activate=True, name
-):
+def conv_bn_relu(x, filters, kernel_size, *, strides=1, groups=1, use_bias=False, bn_epsilon=1e-5, activate=True, name):
     """`{name}_conv` -> `{name}_bn` -> `{name}_relu` (the ResNet/BN-VGG unit)."""
     x = conv2d(x, filters, kernel_size, strides=strides, groups=groups, use_bias=use_bias, name=name)
     x = batch_norm(x, epsilon=bn_epsilon, name=f"{name}_bn")

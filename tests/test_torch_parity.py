@@ -148,7 +148,7 @@ def test_headless_model_loads_without_classifier():
     reference.eval()
     ours = registry.get_model("ResNet18", include_top=False, pooling="avg")
     state = {key: value.numpy() for key, value in reference.state_dict().items()}
-    tv_convert.load_state_dict(ours, state, RESNET_NAMES)
+    tv_convert.load_state_dict(ours, state, RESNET_NAMES, head_layers=registry.get_spec("ResNet18").head_layers)
     images = random_images((96, 96, 3))
     reference.fc = torch.nn.Identity()
     with torch.no_grad():

@@ -8,7 +8,8 @@
   (`keras-famous convert`'s comparison);
 - `launch`: how the workers start (each a module in a fresh process; PyTorch and LiteRT without TensorFlow).
 
-Importing this package imports no TensorFlow (the workers that must not hold it import it).
+The modules here import TensorFlow only inside the functions that need it, so the PyTorch and LiteRT
+workers, started without `keras_famous/__init__.py` (see `launch`), never load it.
 """
 
 from .bench import (

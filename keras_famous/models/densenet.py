@@ -250,7 +250,8 @@ def _imagenet_spec(builder):
     model_name = builder.__name__
     references = IMAGENET_REFERENCES[model_name]
     variants = {
-        "keras": Variant(references=(references["keras"],), preprocessing="torch"),
+        # both layouts have the same weights (only BN's epsilon differs), so torchvision's files load into either
+        "keras": Variant(references=(references["keras"],), preprocessing="torch", torch_names=TORCHVISION_NAMES),
         "torchvision": Variant(kwargs={"variant": "torchvision"}, references=(references["torchvision"],),
                                preprocessing="torch", torch_names=TORCHVISION_NAMES),
     }  # fmt: skip

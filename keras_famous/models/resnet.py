@@ -42,17 +42,26 @@ class ResNetLayout:
     note: str
 
 
-KERAS_V1 = ResNetLayout(conv_bias=True, bn_epsilon=1.001e-5, stride_in_3x3=False,
-                        note="Caffe v1: conv biases, stride in the first 1x1")
-KERAS_V2 = ResNetLayout(conv_bias=True, bn_epsilon=1.001e-5, stride_in_3x3=True,
-                        note="keras.applications' pre-activation units")
-KERAS_RESNEXT = ResNetLayout(conv_bias=False, bn_epsilon=1.001e-5, stride_in_3x3=True,
-                             note="keras-applications: no conv biases, stride in the 3x3")
+KERAS_V1 = ResNetLayout(
+    conv_bias=True, bn_epsilon=1.001e-5, stride_in_3x3=False, note="Caffe v1: conv biases, stride in the first 1x1"
+)
+# v2's units draw their own biases and strides (blocks.preact_bottleneck_unit): conv_bias is the stem's only
+KERAS_V2 = ResNetLayout(
+    conv_bias=True, bn_epsilon=1.001e-5, stride_in_3x3=True, note="keras.applications' pre-activation units"
+)
+KERAS_RESNEXT = ResNetLayout(
+    conv_bias=False,
+    bn_epsilon=1.001e-5,
+    stride_in_3x3=True,
+    note="keras-applications: no conv biases, stride in the 3x3",
+)
 TORCHVISION = ResNetLayout(conv_bias=False, bn_epsilon=1e-5, stride_in_3x3=True, note="v1.5: stride in the 3x3")
 
 
 @dataclass(frozen=True)
 class Architecture:
+    """A column of Table 1: the depth, the residual unit, and the bottleneck's groups and width."""
+
     depth: int
     unit: str = "bottleneck"
     cardinality: int = 1
@@ -307,7 +316,7 @@ def _declare(builder):
         variant: Variant(
             kwargs={"variant": variant}, references=drawing.references, note=drawing.layout.note,
             preprocessing=drawing.preprocessing,
-            torch_names=TORCHVISION_NAMES if drawing.layout is TORCHVISION else (),
+            torch_names=TORCHVISION_NAMES,  # every layout has torchvision's layer names; shapes tell them apart
         )
         for variant, drawing in entry.variants.items()
     }  # fmt: skip
@@ -326,4 +335,7 @@ SPECS = tuple(
 )  # fmt: skip
 SPEC_OF = {spec.name: spec for spec in SPECS}
 
-__all__ = [spec.name for spec in SPECS]
+__all__ = [
+    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
+    "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
+]  # fmt: skip

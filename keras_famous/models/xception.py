@@ -89,8 +89,16 @@ SPECS = (
         head_layers=HEAD_LAYERS,
         variants={
             "keras": Variant(
-                references=(Reference("keras.applications", "Xception", params=22_910_480, top1=0.790, top5=0.945,
-                                      accuracy_source="Keras pretrained table (keras.io/api/applications)"),),
+                references=(
+                    Reference(
+                        "keras.applications",
+                        "Xception",
+                        params=22_910_480,
+                        top1=0.790,
+                        top5=0.945,
+                        accuracy_source="Keras pretrained table (keras.io/api/applications)",
+                    ),
+                ),
                 preprocessing="tf",
             ),
         },  # fmt: skip
