@@ -14,7 +14,6 @@ import keras
 import numpy as np
 
 import keras_famous
-from keras_famous import transfer
 
 
 def load_images(paths, size):
@@ -28,8 +27,8 @@ def main():
     parser.add_argument("--weights", default="imagenet")
     args = parser.parse_args()
     model = keras_famous.ResNeXt50(weights=args.weights)
-    x = transfer.preprocess_input(load_images(args.images, (224, 224)), "ResNeXt50")  # caffe mode, as trained
-    for path, top5 in zip(args.images, transfer.decode_predictions(model.predict(x, verbose=0), top=5)):
+    x = keras_famous.preprocess_input(load_images(args.images, (224, 224)), "ResNeXt50")  # caffe mode, as trained
+    for path, top5 in zip(args.images, keras_famous.decode_predictions(model.predict(x, verbose=0), top=5)):
         print(path)
         for wnid, name, score in top5:
             print(f"  {score:6.1%}  {name} ({wnid})")

@@ -33,15 +33,18 @@ def main():
     os.makedirs(args.output_dir, exist_ok=True)
     for quantize in (None, "float16", "int8"):
         path = os.path.join(args.output_dir, f"{args.model.lower()}_{quantize or 'float32'}.tflite")
-        report = export.export(model, path, format="tflite", quantize=quantize, representative_data=representative[:200],
-                               overwrite=True)  # fmt: skip
+        report = export.export(
+            model, path, format="tflite", quantize=quantize, representative_data=representative[:200], overwrite=True
+        )
         runner = export.TFLiteModel(path)
         runner(representative[:1])
         start = time.perf_counter()
         runner(representative[:100])
         latency = (time.perf_counter() - start) * 10  # ms per image, batch 1
-        print(f"{path}: {report.size_bytes / 1e6:.2f} MB, max |diff| vs Keras {report.max_abs_difference:.2g}, "
-              f"top-1 agreement {report.top1_agreement:.0%}, {latency:.2f} ms/image")
+        print(
+            f"{path}: {report.size_bytes / 1e6:.2f} MB, max |diff| vs Keras {report.max_abs_difference:.2g}, "
+            f"top-1 agreement {report.top1_agreement:.0%}, {latency:.2f} ms/image"
+        )
 
 
 if __name__ == "__main__":

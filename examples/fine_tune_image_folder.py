@@ -4,7 +4,7 @@
 
 Train the new head with the backbone frozen (its BatchNormalization layers stay in inference mode), then
 unfreeze the last stage and continue with a 100x lower learning rate: `transfer.fine_tune`. The inputs are
-scaled as the backbone's weights expect (`transfer.preprocess_input`), and augmented with Keras 3's own
+scaled as the backbone's weights expect (`keras_famous.preprocess_input`), and augmented with Keras 3's own
 RandAugment-style layers.
 """
 
@@ -13,7 +13,8 @@ import argparse
 import keras
 import tensorflow as tf
 
-from keras_famous import preprocessing, registry, transfer
+import keras_famous
+from keras_famous import registry, transfer
 
 
 def main():
@@ -34,13 +35,13 @@ def main():
     )
     classes = train.class_names
     spec = registry.get_spec(args.backbone)
-    mode = preprocessing.mode_for(spec.name, spec.default_variant)
-    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.05),
-                                keras.layers.RandomZoom(0.1)])  # fmt: skip
+    augment = keras.Sequential(
+        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.05), keras.layers.RandomZoom(0.1)]
+    )
 
     def prepare(images, labels, training):
         images = augment(images, training=True) if training else images
-        scaled = tf.numpy_function(lambda x: preprocessing.preprocess_input(x, mode), [images], tf.float32)
+        scaled = tf.numpy_function(lambda x: keras_famous.preprocess_input(x, spec.name), [images], tf.float32)
         scaled.set_shape(images.shape)
         return scaled, labels
 
@@ -49,8 +50,14 @@ def main():
 
     weights = None if args.weights == "none" else args.weights
     model = transfer.classifier(args.backbone, classes=len(classes), weights=weights, input_shape=(*size, 3))
-    transfer.fine_tune(model, train, validation_data=val, head_epochs=args.head_epochs,
-                       fine_tune_epochs=args.fine_tune_epochs, unfreeze_from=args.unfreeze_from)  # fmt: skip
+    transfer.fine_tune(
+        model,
+        train,
+        validation_data=val,
+        head_epochs=args.head_epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        unfreeze_from=args.unfreeze_from,
+    )
     model.save(args.output)
     print(f"saved {args.output} ({len(classes)} classes: {', '.join(classes)})")
 

@@ -12,7 +12,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     *models.__all__,
-    "without_auxiliary_heads", "get_model", "list_models", "model_info", "ModelInfo",
-    "preprocess_input", "decode_predictions",
-    "layers", "datasets", "export", "inference", "precision", "preprocessing", "transfer",
-]  # fmt: skip
+    "without_auxiliary_heads",
+    "get_model",
+    "list_models",
+    "model_info",
+    "ModelInfo",
+    "preprocess_input",
+    "decode_predictions",
+    "layers",
+    "datasets",
+    "export",
+    "inference",
+    "precision",
+    "preprocessing",
+    "transfer",
+]

@@ -82,7 +82,9 @@ def layer_table(model):
     for layer in model.layers:
         shape = tuple(layer.output.shape)
         elements = int(np.prod([d for d in shape[1:] if d is not None])) if len(shape) > 1 else 0
-        rows.append(LayerRow(layer.name, type(layer).__name__, shape[1:], _count(layer.weights), elements, layer_macs(layer)))
+        rows.append(
+            LayerRow(layer.name, type(layer).__name__, shape[1:], _count(layer.weights), elements, layer_macs(layer))
+        )
     return rows
 
 

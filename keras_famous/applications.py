@@ -67,18 +67,14 @@ def check_bool(model_name, argument, value):
 def check_rate(model_name, argument, value):
     """A dropout-like rate in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(
-            f"`{argument}` must be a number in [0, 1) for {model_name}; received {argument}={value!r}."
-        )
+        raise ValueError(f"`{argument}` must be a number in [0, 1) for {model_name}; received {argument}={value!r}.")
     return float(value)
 
 
 def check_positive_int(model_name, argument, value):
     """A positive integer (numpy integers included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(
-            f"`{argument}` must be a positive integer for {model_name}; received {argument}={value!r}."
-        )
+        raise ValueError(f"`{argument}` must be a positive integer for {model_name}; received {argument}={value!r}.")
     return int(value)
 
 
@@ -101,9 +97,7 @@ def check_arguments(model_name, *, include_top, weights, pooling, classes, class
     """Validates the keras.applications arguments (before anything is built); returns `classes` as an int."""
     check_bool(model_name, "include_top", include_top)
     if pooling not in POOLING_CHOICES:
-        raise ValueError(
-            f"`pooling` must be None, 'avg' or 'max' for {model_name}; received pooling={pooling!r}."
-        )
+        raise ValueError(f"`pooling` must be None, 'avg' or 'max' for {model_name}; received pooling={pooling!r}.")
     classes = check_positive_int(model_name, "classes", classes)
     weights_lib.check_weights_argument(model_name, weights, variant)  # first: does such a file exist at all
     if weights == "imagenet" and include_top and classes != 1000:
@@ -138,9 +132,7 @@ def _shape_tuple(model_name, input_shape, what):
         free = side is None and index < 2
         if not free and (isinstance(side, bool) or not isinstance(side, numbers.Integral) or side < 1):
             part = "channels" if index == 2 else "height and width"
-            raise ValueError(
-                f"`{what}` must be {hint}, with positive integer {part}; received {what}={input_shape!r}."
-            )
+            raise ValueError(f"`{what}` must be {hint}, with positive integer {part}; received {what}={input_shape!r}.")
     return tuple(None if side is None else int(side) for side in shape)
 
 
@@ -191,12 +183,24 @@ def make_input(model_name, input_tensor, input_shape, contract, *, include_top, 
         )
     if not keras.backend.is_keras_tensor(input_tensor):
         shape = input_shape if input_shape is not None else tuple(input_tensor.shape[1:])
-        shape = resolve_input_shape(model_name, shape, contract, include_top=include_top, weights=weights,
-                                    what="input_tensor" if input_shape is None else "input_shape")  # fmt: skip
+        shape = resolve_input_shape(
+            model_name,
+            shape,
+            contract,
+            include_top=include_top,
+            weights=weights,
+            what="input_tensor" if input_shape is None else "input_shape",
+        )
         image_input = keras.Input(tensor=input_tensor, shape=shape, name="input_layer")
         return image_input, image_input
-    resolve_input_shape(model_name, tuple(input_tensor.shape[1:]), contract, include_top=include_top, weights=weights,
-                        what="input_tensor")  # fmt: skip
+    resolve_input_shape(
+        model_name,
+        tuple(input_tensor.shape[1:]),
+        contract,
+        include_top=include_top,
+        weights=weights,
+        what="input_tensor",
+    )
     return input_tensor, keras.utils.get_source_inputs(input_tensor)
 
 

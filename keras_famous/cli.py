@@ -43,12 +43,20 @@ def catalog_rows():
                 reference = f"{info.reference_params:,} ({info.params_source})"
             rows.append(
                 [
-                    name, variant, str(info.year), "x".join(str(d) for d in info.input_size),
-                    _fmt_count(info.params), _fmt_count(info.trainable_params), reference,
-                    str(info.depth), str(info.weighted_depth), f"{info.macs / 1e6:,.1f}",
-                    _fmt_acc(info.top1), _fmt_acc(info.top5),
+                    name,
+                    variant,
+                    str(info.year),
+                    "x".join(str(d) for d in info.input_size),
+                    _fmt_count(info.params),
+                    _fmt_count(info.trainable_params),
+                    reference,
+                    str(info.depth),
+                    str(info.weighted_depth),
+                    f"{info.macs / 1e6:,.1f}",
+                    _fmt_acc(info.top1),
+                    _fmt_acc(info.top5),
                 ]
-            )  # fmt: skip
+            )
     return rows
 
 
@@ -92,11 +100,16 @@ def cmd_summary(args):
     header = ["Layer", "Type", "Output shape", "Params", "Activations", "Memory (KiB)", "MACs"]
     body = [
         [
-            row.name, row.kind, "x".join(str(d) for d in row.output_shape), f"{row.params:,}",
-            f"{row.activations:,}", f"{row.activations * 4 / 1024:,.0f}", f"{row.macs:,}",
+            row.name,
+            row.kind,
+            "x".join(str(d) for d in row.output_shape),
+            f"{row.params:,}",
+            f"{row.activations:,}",
+            f"{row.activations * 4 / 1024:,.0f}",
+            f"{row.macs:,}",
         ]
         for row in rows
-    ]  # fmt: skip
+    ]
     stats = analysis.graph_stats(model)
     print(f"{spec.name} ({variant}) - {spec.paper}, {spec.year}")
     print(format_table(header, body))
@@ -167,9 +180,14 @@ def cmd_export(args):
     model = registry.build_variant(spec.name, variant, **kwargs)
     representative = np.load(args.representative) if args.representative else None
     report = export.export(
-        model, args.output, format=args.format, quantize=args.quantize, representative_data=representative,
-        overwrite=args.force, optimize=args.optimize,
-    )  # fmt: skip
+        model,
+        args.output,
+        format=args.format,
+        quantize=args.quantize,
+        representative_data=representative,
+        overwrite=args.force,
+        optimize=args.optimize,
+    )
     print(
         f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB): {spec.name} ({variant}) as {report.format}"
         f"{f' {report.quantize}' if report.quantize else ''}; max abs difference vs Keras "
@@ -182,9 +200,15 @@ def cmd_export(args):
 def cmd_demo(args):
     from . import demo
 
-    demo.run(args.output, backbone=args.backbone, variant=args.variant, weights=args.weights,
-             pretrain_epochs=args.pretrain_epochs, head_epochs=args.head_epochs,
-             fine_tune_epochs=args.fine_tune_epochs)  # fmt: skip
+    demo.run(
+        args.output,
+        backbone=args.backbone,
+        variant=args.variant,
+        weights=args.weights,
+        pretrain_epochs=args.pretrain_epochs,
+        head_epochs=args.head_epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+    )
     return 0
 
 

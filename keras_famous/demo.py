@@ -58,22 +58,43 @@ def _deploy(model, slug, x_train, x_test, y_test, output_dir):
     keras.Model(model.inputs, model.outputs, name=model.name).save(keras_path)  # uncompiled: no optimizer state
     keras_scores = model.predict(x_test, verbose=0)
     sample = x_test[:1]
-    rows = [dict(model=slug, format="keras", accuracy=top_k_accuracy(keras_scores, y_test), size_mb=_size_mb(keras_path),
-                 latency_ms=_latency_ms(model.predict_on_batch, sample))]  # fmt: skip
+    rows = [
+        dict(
+            model=slug,
+            format="keras",
+            accuracy=top_k_accuracy(keras_scores, y_test),
+            size_mb=_size_mb(keras_path),
+            latency_ms=_latency_ms(model.predict_on_batch, sample),
+        )
+    ]
     progress = keras.utils.Progbar(2, unit_name="export")
     print(f"  exporting {slug} to TFLite float32 and int8 (each verified against Keras)")
     paths = {}
     for label, quantize in FORMATS[1:]:
         path = os.path.join(output_dir, f"{slug}_{label.split()[1]}.tflite")
-        export.export(model, path, format="tflite", quantize=quantize, representative_data=x_train[:200],
-                      sample_inputs=x_test[:32], overwrite=True)  # fmt: skip
+        export.export(
+            model,
+            path,
+            format="tflite",
+            quantize=quantize,
+            representative_data=x_train[:200],
+            sample_inputs=x_test[:32],
+            overwrite=True,
+        )
         paths[label] = path
         progress.add(1)
     for label, path in paths.items():
         runner = export.TFLiteModel(path)
         accuracy = _evaluate_tflite(runner, x_test, y_test, f"{slug} {label}")
-        rows.append(dict(model=slug, format=label, accuracy=accuracy, size_mb=_size_mb(path),
-                         latency_ms=_latency_ms(runner, sample)))  # fmt: skip
+        rows.append(
+            dict(
+                model=slug,
+                format=label,
+                accuracy=accuracy,
+                size_mb=_size_mb(path),
+                latency_ms=_latency_ms(runner, sample),
+            )
+        )
     return rows
 
 
@@ -113,8 +134,16 @@ def _plot(rows, path):
     plt.close(figure)
 
 
-def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvision", weights=None, pretrain_epochs=5,
-        head_epochs=4, fine_tune_epochs=2, seed=0):  # fmt: skip
+def run(
+    output_dir="keras-famous-demo",
+    backbone="ResNet18",
+    variant="torchvision",
+    weights=None,
+    pretrain_epochs=5,
+    head_epochs=4,
+    fine_tune_epochs=2,
+    seed=0,
+):
     """Runs the demo (see the module docstring) and returns the table's rows."""
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -133,23 +162,34 @@ def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvisio
         print(f"  the source task: training {backbone} on the digits 0-4 (no ImageNet weights offline)")
         pretrain = transfer.classifier(backbone, classes=5, variant=variant, input_shape=shape, dropout=0.0)
         transfer.unfreeze(pretrain.get_layer(transfer.BACKBONE), keep_batchnorm_frozen=False)
-        pretrain.compile(keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                         jit_compile=True)  # XLA: ~4x faster CPU training here (see transfer.fine_tune)
+        pretrain.compile(
+            keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=True
+        )  # XLA: ~4x faster CPU training here (see transfer.fine_tune)
         pretrain.fit(rgb_train[source], y_train[source], batch_size=32, epochs=pretrain_epochs, verbose=1)
         base = pretrain.get_layer(transfer.BACKBONE)
     else:
         origin = f"weights={weights}"
-        base = registry.build_variant(backbone, variant, include_top=False, pooling="avg", weights=weights,
-                                      input_shape=shape)  # fmt: skip
+        base = registry.build_variant(
+            backbone, variant, include_top=False, pooling="avg", weights=weights, input_shape=shape
+        )
     print("  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
     model = transfer.classifier(base, classes=5)
     taps = list(transfer.feature_taps(base).values())  # stage ends, finest to coarsest
     names = [layer.name for layer in base.layers]
     last_stage = names[names.index(taps[-2]) + 1]  # the first layer after the second-to-last stage
-    transfer.fine_tune(model, rgb_train[target], y=y_train[target] - 5, batch_size=32, head_epochs=head_epochs,
-                       fine_tune_epochs=fine_tune_epochs, unfreeze_from=last_stage, fine_tune_learning_rate=1e-4,
-                       validation_data=(rgb_test[target_test], y_test[target_test] - 5), verbose=1,
-                       jit_compile=True)  # fmt: skip
+    transfer.fine_tune(
+        model,
+        rgb_train[target],
+        y=y_train[target] - 5,
+        batch_size=32,
+        head_epochs=head_epochs,
+        fine_tune_epochs=fine_tune_epochs,
+        unfreeze_from=last_stage,
+        fine_tune_learning_rate=1e-4,
+        validation_data=(rgb_test[target_test], y_test[target_test] - 5),
+        verbose=1,
+        jit_compile=True,
+    )
     slug = f"{backbone.lower()}_digits5to9"
     print(f"[3/3] Deploying {slug}")
     rows += _deploy(model, slug, rgb_train[target], rgb_test[target_test], y_test[target_test] - 5, output_dir)
@@ -162,6 +202,8 @@ def run(output_dir="keras-famous-demo", backbone="ResNet18", variant="torchvisio
         handle.write(table + "\n\n" + note + "\n")
     _plot(rows, os.path.join(output_dir, "results.png"))
     print("\n" + table + "\n\n" + note)
-    print(f"\nWrote {output_dir}/results.md, results.json, results.png and the model files "
-          f"in {time.perf_counter() - started:.0f} s.")  # fmt: skip
+    print(
+        f"\nWrote {output_dir}/results.md, results.json, results.png and the model files "
+        f"in {time.perf_counter() - started:.0f} s."
+    )
     return rows

@@ -40,7 +40,12 @@ from .metrics import top1_agreement
 
 FORMATS = ("saved_model", "tflite")
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
-TOLERANCES = {("saved_model", None): 1e-5, ("tflite", None): 1e-4, ("tflite", "float16"): 2e-2, ("tflite", "dynamic"): 1e-1}
+TOLERANCES = {
+    ("saved_model", None): 1e-5,
+    ("tflite", None): 1e-4,
+    ("tflite", "float16"): 2e-2,
+    ("tflite", "dynamic"): 1e-1,
+}
 INT8_MIN_AGREEMENT = 0.8
 SIGNATURE = "serving_default"
 
@@ -63,7 +68,9 @@ def _check_arguments(path, format, quantize, representative_data, overwrite):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}; received quantize={quantize!r}.")
     if quantize is not None and format != "tflite":
-        raise ValueError(f"`quantize` applies to format='tflite' only; received format={format!r}, quantize={quantize!r}.")
+        raise ValueError(
+            f"`quantize` applies to format='tflite' only; received format={format!r}, quantize={quantize!r}."
+        )
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
     check_writable_target(path, overwrite)
@@ -171,8 +178,18 @@ def _size(path):
     return os.path.getsize(path)
 
 
-def export(model, path, format="saved_model", quantize=None, representative_data=None, verify=True,
-           sample_inputs=None, overwrite=False, optimize=True, saved_model_path=None):  # fmt: skip
+def export(
+    model,
+    path,
+    format="saved_model",
+    quantize=None,
+    representative_data=None,
+    verify=True,
+    sample_inputs=None,
+    overwrite=False,
+    optimize=True,
+    saved_model_path=None,
+):
     """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport.
 
     With `optimize=True` the exported graph is `inference.inference_model(model)`: BatchNormalization
@@ -189,7 +206,6 @@ def export(model, path, format="saved_model", quantize=None, representative_data
         _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
     reference = model
     if optimize:
-
         model = inference_model(model)
     _single_output(model)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -202,7 +218,9 @@ def export(model, path, format="saved_model", quantize=None, representative_data
             if saved_model_path is not None:
                 saved_model_dir = outputs.enter_context(atomic_path(saved_model_path, directory=True))
             else:
-                scratch = tempfile.TemporaryDirectory(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.tmp-")
+                scratch = tempfile.TemporaryDirectory(
+                    dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.tmp-"
+                )
                 saved_model_dir = os.path.join(outputs.enter_context(scratch), "saved_model")
         _write_saved_model(model, saved_model_dir)
         if format == "tflite":
@@ -217,5 +235,7 @@ def export(model, path, format="saved_model", quantize=None, representative_data
                 checks["saved_model"] = _verify("saved_model", None, saved_model_dir, inputs, expected)
     saved_model_report = None
     if saved_model_path is not None:
-        saved_model_report = ExportReport(saved_model_path, "saved_model", None, _size(saved_model_path), *checks["saved_model"])
+        saved_model_report = ExportReport(
+            saved_model_path, "saved_model", None, _size(saved_model_path), *checks["saved_model"]
+        )
     return ExportReport(path, format, quantize, _size(path), *checks[format], saved_model=saved_model_report)

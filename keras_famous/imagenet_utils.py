@@ -1,7 +1,7 @@
 """keras.applications' two helpers for every catalog model: `preprocess_input` and `decode_predictions`.
 
-    x = keras_famous.preprocess_input(images, "ResNet50")            # caffe mode, as its weights were trained
-    keras_famous.decode_predictions(keras_famous.ResNet50(weights="imagenet").predict(x), top=5)
+x = keras_famous.preprocess_input(images, "ResNet50")            # caffe mode, as its weights were trained
+keras_famous.decode_predictions(keras_famous.ResNet50(weights="imagenet").predict(x), top=5)
 """
 
 import json

@@ -26,8 +26,10 @@ def _nodes(model):
     nodes = {}
     for node in graph.nodes(model):
         if id(node.operation) in nodes:
-            raise ValueError(f"inference_model needs each layer called once; {node.operation.name!r} is "
-                             "called more than once in this model.")  # fmt: skip
+            raise ValueError(
+                f"inference_model needs each layer called once; {node.operation.name!r} is "
+                "called more than once in this model."
+            )
         nodes[id(node.operation)] = node
     return nodes
 
@@ -123,10 +125,17 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
         if (drop_dropout and isinstance(layer, keras.layers.Dropout)) or id(layer) in folded_bn:
             output = args[0]
         elif isinstance(layer, keras.Model):
-            output = inference_model(layer, fold_batchnorm=fold_batchnorm, drop_dropout=drop_dropout,
-                                     drop_auxiliary=drop_auxiliary, split_grouped=split_grouped)(*args, **kwargs)  # fmt: skip
+            output = inference_model(
+                layer,
+                fold_batchnorm=fold_batchnorm,
+                drop_dropout=drop_dropout,
+                drop_auxiliary=drop_auxiliary,
+                split_grouped=split_grouped,
+            )(*args, **kwargs)
         else:
-            config, weights = _folded(layer, pairs[id(layer)]) if id(layer) in pairs else (layer.get_config(), layer.get_weights())
+            config, weights = (
+                _folded(layer, pairs[id(layer)]) if id(layer) in pairs else (layer.get_config(), layer.get_weights())
+            )
             if split_grouped and type(layer) is keras.layers.Conv2D and layer.groups > 1:
                 output = _split_grouped(config, weights, args[0])
             else:

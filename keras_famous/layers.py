@@ -115,9 +115,7 @@ class PartialConv2D(keras.layers.Layer):
         self._gather_index = gather.reshape(-1)
         self._in_channels = in_channels
         size = self.kernel_size
-        self.kernel = self.add_weight(
-            name="kernel", shape=(size, size, self.connections), initializer="glorot_uniform"
-        )
+        self.kernel = self.add_weight(name="kernel", shape=(size, size, self.connections), initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
     def dense_kernel(self):

@@ -27,13 +27,16 @@ def top_k_accuracy(scores, labels, k=1):
         raise ValueError(f"`scores` must be a non-empty 2-D array (samples, classes); received shape {scores.shape}.")
     labels = np.asarray(labels)
     if labels.shape != (len(scores),):
-        raise ValueError(f"`labels` must have shape ({len(scores)},), one class id per row of `scores`; "
-                         f"received shape {labels.shape}.")  # fmt: skip
+        raise ValueError(
+            f"`labels` must have shape ({len(scores)},), one class id per row of `scores`; "
+            f"received shape {labels.shape}."
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"`labels` must be integer class ids; received dtype {labels.dtype}.")
     if labels.min() < 0 or labels.max() >= scores.shape[1]:
-        raise ValueError(f"`labels` must be class ids in [0, {scores.shape[1]}); received ids from "
-                         f"{labels.min()} to {labels.max()}.")  # fmt: skip
+        raise ValueError(
+            f"`labels` must be class ids in [0, {scores.shape[1]}); received ids from {labels.min()} to {labels.max()}."
+        )
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"`k` must be a positive integer; received k={k!r}.")
     return float(np.mean(_top_k_hits(scores, labels, k)))

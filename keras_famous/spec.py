@@ -86,9 +86,7 @@ class ModelSpec:
         """(name, Variant) of `variant` (the default when None); ValueError naming the choices."""
         key = self.default_variant if variant is None else variant
         if not isinstance(key, str) or key not in self.variants:
-            raise ValueError(
-                f"Unknown `variant` {variant!r} for {self.name}; choose one of {tuple(self.variants)}."
-            )
+            raise ValueError(f"Unknown `variant` {variant!r} for {self.name}; choose one of {tuple(self.variants)}.")
         return key, self.variants[key]
 
 
@@ -98,6 +96,12 @@ def declare(name, builder, *, family, paper, year, contract, variants, head_laye
     if not variants:
         raise ValueError(f"{name} declares no variant.")
     return ModelSpec(
-        name=name, builder=builder, family=family, paper=paper, year=year, contract=contract,
-        variants=dict(variants), head_layers=frozenset(head_layers),
-    )  # fmt: skip
+        name=name,
+        builder=builder,
+        family=family,
+        paper=paper,
+        year=year,
+        contract=contract,
+        variants=dict(variants),
+        head_layers=frozenset(head_layers),
+    )

@@ -49,8 +49,21 @@ def strategy(kind="auto", devices=None):
     return tf.distribute.MirroredStrategy(devices)
 
 
-def fit(build, x, y=None, *, strategy=None, optimizer="adam", loss="sparse_categorical_crossentropy",
-        metrics=("accuracy",), epochs=1, global_batch_size=64, validation_data=None, verbose="auto", seed=0):  # fmt: skip
+def fit(
+    build,
+    x,
+    y=None,
+    *,
+    strategy=None,
+    optimizer="adam",
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    epochs=1,
+    global_batch_size=64,
+    validation_data=None,
+    verbose="auto",
+    seed=0,
+):
     """Builds `build()` and compiles it under `strategy` (default: the current one), then fits it on
     (x, y) in global batches. Returns (model, history)."""
     import tensorflow as tf

@@ -152,8 +152,7 @@ def unfreeze(model, from_layer=None, keep_batchnorm_frozen=True):
     return model
 
 
-def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_shape=None, dropout=0.2,
-               name=None):  # fmt: skip
+def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_shape=None, dropout=0.2, name=None):
     """A new classifier on a frozen backbone: backbone (no top) -> global average pool -> dropout ->
     Dense(classes, softmax in float32). The backbone is the nested model named "backbone"."""
     if isinstance(name_or_backbone, keras.Model):
@@ -172,9 +171,22 @@ def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_s
     return keras.Model(inputs, outputs, name=name or f"{backbone.name}_classifier")
 
 
-def fine_tune(model, train_data, validation_data=None, *, head_epochs=5, fine_tune_epochs=5, unfreeze_from=None,
-              head_learning_rate=1e-3, fine_tune_learning_rate=1e-5, loss="sparse_categorical_crossentropy",
-              metrics=("accuracy",), verbose="auto", jit_compile="auto", **fit_kwargs):  # fmt: skip
+def fine_tune(
+    model,
+    train_data,
+    validation_data=None,
+    *,
+    head_epochs=5,
+    fine_tune_epochs=5,
+    unfreeze_from=None,
+    head_learning_rate=1e-3,
+    fine_tune_learning_rate=1e-5,
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    verbose="auto",
+    jit_compile="auto",
+    **fit_kwargs,
+):
     """Two-phase transfer learning on a `classifier(...)` model (or any model whose frozen part is the
     layer "backbone", or the whole model otherwise): `head_epochs` with the backbone frozen, then
     `fine_tune_epochs` with the backbone unfrozen from `unfreeze_from` (BatchNormalization stays frozen).
@@ -190,6 +202,8 @@ def fine_tune(model, train_data, validation_data=None, *, head_epochs=5, fine_tu
     if not fine_tune_epochs:
         return head, None
     unfreeze(backbone, unfreeze_from)
-    model.compile(keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile)
+    model.compile(
+        keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile
+    )
     tuned = model.fit(train_data, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit)
     return head, tuned

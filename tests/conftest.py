@@ -43,8 +43,13 @@ def assert_close_to_magnitude(actual, expected, tolerance):
 def advance_name_counters(library):
     """Unnamed layers built before, as in a notebook (`keras`), or as Keras 2.0 did when it wrote
     keras.applications' released files (`tf_keras`): its automatic names then count from 1 ("conv2d_1")."""
-    for layer in (library.layers.Conv2D(1, 1), library.layers.BatchNormalization(), library.layers.Activation("relu"),
-                  library.layers.Dense(1), library.layers.Add()):  # fmt: skip
+    for layer in (
+        library.layers.Conv2D(1, 1),
+        library.layers.BatchNormalization(),
+        library.layers.Activation("relu"),
+        library.layers.Dense(1),
+        library.layers.Add(),
+    ):
         del layer
 
 
@@ -62,7 +67,9 @@ def build_small(name, variant=None, **kwargs):
         if side < 64 and spec.input_shape[0] > 32:
             continue
         try:
-            return registry.build_variant(name, variant, input_shape=(side, side, spec.input_shape[2]), classes=10, **kwargs)
+            return registry.build_variant(
+                name, variant, input_shape=(side, side, spec.input_shape[2]), classes=10, **kwargs
+            )
         except ValueError as error:
             if "input" not in str(error):
                 raise
@@ -71,8 +78,23 @@ def build_small(name, variant=None, **kwargs):
 
 # Models whose default variant test_export round-trips through .keras and exports (one per family and
 # the layouts with their own operations); test_serialization round-trips every other variant.
-EXPORTED_MODELS = ("LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "GoogLeNet", "ResNet18", "ResNet50V2", "ResNeXt50",
-                   "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121", "SqueezeNet1_1")
+EXPORTED_MODELS = (
+    "LeNet5",
+    "AlexNet",
+    "ZFNet",
+    "NiN",
+    "VGG11",
+    "GoogLeNet",
+    "ResNet18",
+    "ResNet50V2",
+    "ResNeXt50",
+    "InceptionV3",
+    "InceptionV4",
+    "InceptionResNetV2",
+    "Xception",
+    "DenseNet121",
+    "SqueezeNet1_1",
+)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -100,9 +122,14 @@ def serving(directory):
 def one_file_entry(model, source_model, url, file_hash, variant="torchvision"):
     """A manifest entry of a torchvision checkpoint published as safetensors at `url`."""
     return {
-        "model": model, "variant": variant, "source": "torchvision", "source_model": source_model,
-        "format": "safetensors", "converter": "torchvision", "files": {"top": {"url": url, "hash": file_hash}},
-    }  # fmt: skip
+        "model": model,
+        "variant": variant,
+        "source": "torchvision",
+        "source_model": source_model,
+        "format": "safetensors",
+        "converter": "torchvision",
+        "files": {"top": {"url": url, "hash": file_hash}},
+    }
 
 
 def write_manifest(path, entries):

@@ -67,6 +67,7 @@ class ReleaseFixture:
 
 # ---------------------------------------------------------------------------------------------------------- Keras
 
+
 @dataclass(frozen=True)
 class KerasRelease:
     builder: str  # "tf_keras" (tf_keras.applications) or a keras_applications 1.0.8 module
@@ -76,35 +77,65 @@ class KerasRelease:
     quirk: str
 
 
-_KERAS1 = ("Keras 1.x, 2016 (deep-learning-models v0.1): weights '<layer>_W_1:0'/'_b_1:0', "
-           "no keras_version/backend attrs")
+_KERAS1 = (
+    "Keras 1.x, 2016 (deep-learning-models v0.1): weights '<layer>_W_1:0'/'_b_1:0', no keras_version/backend attrs"
+)
 _KERAS20 = "Keras 2.0 era ({}): unnamed layers count from 1 ({}), fixed-length byte-string attrs"
 _KERAS_APPS = "keras-applications 1.0.7/1.0.8, 2019: classifier 'probs'{}, fixed-length byte-string attrs"
-_DENSENET = ("Keras 2.1.x, 2018 (deep-learning-models v0.8): 'conv1/conv'-style names (nested HDF5 groups), "
-             "classifier 'fc1000', fixed-length byte-string attrs")
+_DENSENET = (
+    "Keras 2.1.x, 2018 (deep-learning-models v0.8): 'conv1/conv'-style names (nested HDF5 groups), "
+    "classifier 'fc1000', fixed-length byte-string attrs"
+)
 
 # keras_version values are the release current when each file was published (era-approximate: the patch level of
 # the real files' attribute was not checked). tf_keras 2.21 still names DenseNet's first layers "conv1/conv" but
 # calls its classifier "predictions", and ResNet's "predictions" too; its InceptionResNetV2 scales the residuals in
 # unnamed CustomScaleLayers where Keras 2.0.9 had Lambda layers "block35_1", ...: those come from keras_applications.
 KERAS_RELEASES = {
-    **{name: KerasRelease("tf_keras", None, "predictions", ("block1_conv1",), _KERAS1)
-       for name in ("VGG16", "VGG19")},
-    "InceptionV3": KerasRelease("tf_keras", "2.0.2", "predictions", ("conv2d_1", "batch_normalization_94"),
-                                _KERAS20.format("deep-learning-models v0.5, 2017", "conv2d_1..94")),
-    "Xception": KerasRelease("tf_keras", "2.0.2", "predictions", ("conv2d_1", "batch_normalization_4"),
-                             _KERAS20.format("deep-learning-models v0.4, 2017", "shortcut conv2d_1..4")),
-    "InceptionResNetV2": KerasRelease("inception_resnet_v2", "2.0.8", "predictions", ("conv2d_1", "conv2d_203"),
-                                      _KERAS20.format("deep-learning-models v0.7, 2017", "conv2d_1..203")),
-    **{name: KerasRelease("densenet", "2.1.2", "fc1000", ("conv1/conv", "zero_padding2d_1"), _DENSENET)
-       for name in ("DenseNet121", "DenseNet169", "DenseNet201")},
-    **{name: KerasRelease("resnet", "2.2.4", "probs", ("conv1_conv",), _KERAS_APPS.format(""))
-       for name in ("ResNet50", "ResNet101", "ResNet152")},
-    **{name: KerasRelease("resnet_v2", "2.2.4", "probs", ("post_bn",), _KERAS_APPS.format(""))
-       for name in ("ResNet50V2", "ResNet101V2", "ResNet152V2")},
-    **{name: KerasRelease("resnext", "2.2.4", "probs", ("conv2_block1_2_conv", "reshape_1"),
-                          _KERAS_APPS.format(", grouped convs as DepthwiseConv2D emulations"))
-       for name in ("ResNeXt50", "ResNeXt101")},
+    **{name: KerasRelease("tf_keras", None, "predictions", ("block1_conv1",), _KERAS1) for name in ("VGG16", "VGG19")},
+    "InceptionV3": KerasRelease(
+        "tf_keras",
+        "2.0.2",
+        "predictions",
+        ("conv2d_1", "batch_normalization_94"),
+        _KERAS20.format("deep-learning-models v0.5, 2017", "conv2d_1..94"),
+    ),
+    "Xception": KerasRelease(
+        "tf_keras",
+        "2.0.2",
+        "predictions",
+        ("conv2d_1", "batch_normalization_4"),
+        _KERAS20.format("deep-learning-models v0.4, 2017", "shortcut conv2d_1..4"),
+    ),
+    "InceptionResNetV2": KerasRelease(
+        "inception_resnet_v2",
+        "2.0.8",
+        "predictions",
+        ("conv2d_1", "conv2d_203"),
+        _KERAS20.format("deep-learning-models v0.7, 2017", "conv2d_1..203"),
+    ),
+    **{
+        name: KerasRelease("densenet", "2.1.2", "fc1000", ("conv1/conv", "zero_padding2d_1"), _DENSENET)
+        for name in ("DenseNet121", "DenseNet169", "DenseNet201")
+    },
+    **{
+        name: KerasRelease("resnet", "2.2.4", "probs", ("conv1_conv",), _KERAS_APPS.format(""))
+        for name in ("ResNet50", "ResNet101", "ResNet152")
+    },
+    **{
+        name: KerasRelease("resnet_v2", "2.2.4", "probs", ("post_bn",), _KERAS_APPS.format(""))
+        for name in ("ResNet50V2", "ResNet101V2", "ResNet152V2")
+    },
+    **{
+        name: KerasRelease(
+            "resnext",
+            "2.2.4",
+            "probs",
+            ("conv2_block1_2_conv", "reshape_1"),
+            _KERAS_APPS.format(", grouped convs as DepthwiseConv2D emulations"),
+        )
+        for name in ("ResNeXt50", "ResNeXt101")
+    },
 }
 
 # Keras up to 2.x numbered unnamed layers from 1 ("conv2d_1", "reshape_1"; Keras 1 "flatten_1"), a fresh tf_keras
@@ -112,16 +143,27 @@ KERAS_RELEASES = {
 # takes the un-numbered name first. `_unnumbered` checks that no other class's was left to the model.
 _TAKE_FIRST_NAMES = (
     lambda L: L.Flatten(),
-    lambda L: L.Conv2D(1, 1), lambda L: L.SeparableConv2D(1, 1), lambda L: L.BatchNormalization(),
-    lambda L: L.Activation("relu"), lambda L: L.Dense(1), lambda L: L.MaxPooling2D(), lambda L: L.AveragePooling2D(),
-    lambda L: L.GlobalAveragePooling2D(), lambda L: L.ZeroPadding2D(), lambda L: L.Concatenate(), lambda L: L.Add(),
-    lambda L: L.Lambda(lambda x: x), lambda L: L.Reshape((1,)),
+    lambda L: L.Conv2D(1, 1),
+    lambda L: L.SeparableConv2D(1, 1),
+    lambda L: L.BatchNormalization(),
+    lambda L: L.Activation("relu"),
+    lambda L: L.Dense(1),
+    lambda L: L.MaxPooling2D(),
+    lambda L: L.AveragePooling2D(),
+    lambda L: L.GlobalAveragePooling2D(),
+    lambda L: L.ZeroPadding2D(),
+    lambda L: L.Concatenate(),
+    lambda L: L.Add(),
+    lambda L: L.Lambda(lambda x: x),
+    lambda L: L.Reshape((1,)),
 )
 
 
 def _unnumbered(model, taken):
-    snake = [re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", type(layer).__name__)).lower()
-             for layer in model.layers]
+    snake = [
+        re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", type(layer).__name__)).lower()
+        for layer in model.layers
+    ]
     return [layer.name for layer, name in zip(model.layers, snake) if layer.name == name and name not in taken]
 
 
@@ -139,8 +181,12 @@ def _build_keras(release, name, include_top, images):
         import importlib
 
         module = importlib.import_module(f"keras_applications.{release.builder}")
-        modules = {"backend": tf_keras.backend, "layers": tf_keras.layers, "models": tf_keras.models,
-                   "utils": tf_keras.utils}
+        modules = {
+            "backend": tf_keras.backend,
+            "layers": tf_keras.layers,
+            "models": tf_keras.models,
+            "utils": tf_keras.utils,
+        }
         model = getattr(module, name)(**kwargs, **modules)
     if _unnumbered(model, taken):
         raise AssertionError(f"{name}: layers {_unnumbered(model, taken)} were not numbered from 1 as in the release")
@@ -223,7 +269,8 @@ def _check_keras_h5(path, layer_names, release, include_top):
     missing = (set(release.must_have) | ({release.classifier} if include_top else set())) - set(layer_names)
     with h5py.File(path, "r") as f:
         era_attributes = f.attrs["layer_names"].dtype.kind == "S" and (
-            ("keras_version" in f.attrs) == bool(release.keras_version))
+            ("keras_version" in f.attrs) == bool(release.keras_version)
+        )
     if missing or not era_attributes:
         raise AssertionError(f"{path}: layers {sorted(missing)} missing, era attributes {era_attributes}")
 
@@ -250,6 +297,7 @@ def _write_keras(entry, include_top, path, images, rng):
 
 # ---------------------------------------------------------------------------------------------------- torchvision
 
+
 @dataclass(frozen=True)
 class TorchRelease:
     year: int
@@ -257,11 +305,16 @@ class TorchRelease:
     batches_tracked: bool  # BN buffers `num_batches_tracked` (torch >= 0.4.1) and state_dict `_metadata`
 
     def quirk(self, source_model):
-        parts = [f"torchvision {self.year} state_dict", "zip format" if self.zip_format else "legacy pre-1.6 pickle",
-                 "with num_batches_tracked" if self.batches_tracked else "no num_batches_tracked"]
-        parts += {"densenet": ["dense layers' keys 'norm.1'/'conv.1'/'norm.2'/'conv.2'"],
-                  "googlenet": ["aux1.*/aux2.* heads"], "inception": ["AuxLogits.* head"]}.get(
-            re.sub(r"[_\d].*", "", source_model), [])
+        parts = [
+            f"torchvision {self.year} state_dict",
+            "zip format" if self.zip_format else "legacy pre-1.6 pickle",
+            "with num_batches_tracked" if self.batches_tracked else "no num_batches_tracked",
+        ]
+        parts += {
+            "densenet": ["dense layers' keys 'norm.1'/'conv.1'/'norm.2'/'conv.2'"],
+            "googlenet": ["aux1.*/aux2.* heads"],
+            "inception": ["AuxLogits.* head"],
+        }.get(re.sub(r"[_\d].*", "", source_model), [])
         return ", ".join(parts)
 
 
@@ -269,10 +322,25 @@ _RESAVED_2017 = TorchRelease(2017, zip_format=True, batches_tracked=False)
 _LEGACY_2017 = TorchRelease(2017, zip_format=False, batches_tracked=False)
 _LEGACY_2019 = TorchRelease(2019, zip_format=False, batches_tracked=True)
 TORCHVISION_RELEASES = {
-    **dict.fromkeys(("alexnet", "vgg11", "vgg13", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                     "squeezenet1_0", "squeezenet1_1", "inception_v3"), _RESAVED_2017),
-    **dict.fromkeys(("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "densenet121", "densenet169", "densenet201"),
-                    _LEGACY_2017),
+    **dict.fromkeys(
+        (
+            "alexnet",
+            "vgg11",
+            "vgg13",
+            "resnet18",
+            "resnet34",
+            "resnet50",
+            "resnet101",
+            "resnet152",
+            "squeezenet1_0",
+            "squeezenet1_1",
+            "inception_v3",
+        ),
+        _RESAVED_2017,
+    ),
+    **dict.fromkeys(
+        ("vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "densenet121", "densenet169", "densenet201"), _LEGACY_2017
+    ),
     **dict.fromkeys(("googlenet", "resnext50_32x4d", "wide_resnet50_2", "wide_resnet101_2"), _LEGACY_2019),
 }
 # The released GoogLeNet and Inception-v3 files carry their auxiliary classifiers.
@@ -376,6 +444,7 @@ def _torchvision_logits(name, path, images):
 
 # ----------------------------------------------------------------------------------------------------------- timm
 
+
 def _write_timm(entry, path, images, rng):
     from safetensors.torch import save_file
     from timm.models import _builder
@@ -395,6 +464,7 @@ def _write_timm(entry, path, images, rng):
 
 
 # ------------------------------------------------------------------------------------------------------------ API
+
 
 def fixture_path(entry, include_top, directory):
     """Where `write_release_fixture` puts the file: `<directory>/<released basename>`; timm files (all named

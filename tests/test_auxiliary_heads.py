@@ -15,7 +15,9 @@ def test_googlenet_aux_heads_train_and_strip(variant):
     images = random_images((224, 224, 3), batch=2)
     labels = np.array([1, 3])
     # Sec. 5: the auxiliary losses are added with weight 0.3.
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 3, loss_weights=[1.0, 0.3, 0.3])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 3, loss_weights=[1.0, 0.3, 0.3]
+    )
     history = model.fit(images, (labels, labels, labels), epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
 
@@ -38,7 +40,9 @@ def test_inception_v3_aux_head_trains_and_strips():
     assert model.get_layer("aux_pool").output.shape[1:3] == (5, 5)  # 17x17 -> 5x5 (Fig. 8)
     images = random_images((299, 299, 3), batch=2)
     labels = np.array([0, 3])
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 2, loss_weights=[1.0, 0.4])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01), loss=["sparse_categorical_crossentropy"] * 2, loss_weights=[1.0, 0.4]
+    )
     assert np.isfinite(model.fit(images, (labels, labels), epochs=1, verbose=0).history["loss"][0])
     inference = keras_famous.without_auxiliary_heads(model)
     np.testing.assert_array_equal(inference.predict(images, verbose=0), model.predict(images, verbose=0)[0])

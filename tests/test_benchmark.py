@@ -57,8 +57,24 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
         "--png",
         str(tmp_path / "b.png"),
     ]
-    command = [sys.executable, "-m", "keras_famous.cli", "bench", "ResNet50", "--input-size", "64", "--batch", "2",
-               "--engines", engines, "--warmup", "1", "--repeats", "3", *outputs]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "keras_famous.cli",
+        "bench",
+        "ResNet50",
+        "--input-size",
+        "64",
+        "--batch",
+        "2",
+        "--engines",
+        engines,
+        "--warmup",
+        "1",
+        "--repeats",
+        "3",
+        *outputs,
+    ]
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=900)
     document = json.loads((tmp_path / "b.json").read_text())
     records = document["records"]
@@ -91,8 +107,14 @@ def test_bench_refuses_unknown_engines_and_models():
 
 def test_rounds_take_turns_and_pool_their_timed_calls():
     progress = []
-    records = benchmarks.run(["LeNet5"], engines=["keras_famous", "keras_famous/function"], warmup=1, repeats=2,
-                             rounds=2, progress=progress.append)  # fmt: skip
+    records = benchmarks.run(
+        ["LeNet5"],
+        engines=["keras_famous", "keras_famous/function"],
+        warmup=1,
+        repeats=2,
+        rounds=2,
+        progress=progress.append,
+    )
     assert [line.split(": ")[1].split(" (")[0] for line in progress] == ["keras_famous", "keras_famous/function"] * 2
     assert [r.timed_calls for r in records] == [4, 4]
     for record in records:

@@ -213,7 +213,9 @@ def _sha256(path):
 
 
 def _manifest(tmp_path, monkeypatch, url, file_hash):
-    path = write_manifest(tmp_path / "manifest.json", [one_file_entry("SqueezeNet1_1", "squeezenet1_1", url, file_hash)])
+    path = write_manifest(
+        tmp_path / "manifest.json", [one_file_entry("SqueezeNet1_1", "squeezenet1_1", url, file_hash)]
+    )
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
 
 
@@ -323,7 +325,9 @@ def test_stale_part_files_are_removed_and_live_ones_kept(served, home):
     (directory / "w.bin").write_bytes(PAYLOAD)
     target = home / "downloads" / "src" / "w.bin"
     target.parent.mkdir(parents=True)
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(finished.stdout)
     parts = {
         "dead": target.parent / f".download-{dead_pid}-abcd1234.part",
@@ -337,8 +341,9 @@ def test_stale_part_files_are_removed_and_live_ones_kept(served, home):
     cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256}, progress=False)
     assert {name for name, path in parts.items() if path.exists()} == {"mine", "live"}
     assert sorted(p.name for p in target.parent.iterdir() if not p.name.startswith(".download-")) == [
-        "w.bin", "w.bin.verified",
-    ]  # fmt: skip
+        "w.bin",
+        "w.bin.verified",
+    ]
 
 
 # 6. Every network failure is one OSError naming the URL and the path to place the file at.
@@ -387,11 +392,25 @@ def test_network_failures_say_where_to_place_the_file(misbehaving, home, monkeyp
         ("{not json", "Expecting property name"),
         ('{"version": 1}', "no 'entries' list"),
         ('{"entries": [5]}', "entry 0 is not an object"),
-        (json.dumps({"entries": [{"model": "AlexNet", "variant": "torchvision", "source": "torchvision",
-                                  "source_model": "alexnet", "format": "torch_pth", "converter": "torchvision"}]}),
-         "entry 0 lacks 'files'"),
+        (
+            json.dumps(
+                {
+                    "entries": [
+                        {
+                            "model": "AlexNet",
+                            "variant": "torchvision",
+                            "source": "torchvision",
+                            "source_model": "alexnet",
+                            "format": "torch_pth",
+                            "converter": "torchvision",
+                        }
+                    ]
+                }
+            ),
+            "entry 0 lacks 'files'",
+        ),
     ],
-)  # fmt: skip
+)
 def test_broken_manifest(tmp_path, monkeypatch, content, wrong):
     manifest = tmp_path / "mirror.json"
     if content is not None:

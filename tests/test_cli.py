@@ -52,8 +52,9 @@ def test_quiet_by_default_verbose_on_request():
     assert log_lines == [], log_lines  # absl/TensorFlow C++ lines: I0000 00:00:..., W1124 12:00:00...
     for notice in ("rebuild TensorFlow", "oneDNN custom operations", "absl::InitializeLog", "WARNING:absl"):
         assert notice not in quiet.stderr
-    verbose = subprocess.run([SCRIPT, "summary", "LeNet5", "--verbose"], capture_output=True, text=True, env=env,
-                             timeout=300)  # fmt: skip
+    verbose = subprocess.run(
+        [SCRIPT, "summary", "LeNet5", "--verbose"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert verbose.returncode == 0, verbose.stderr
     assert verbose.stdout == quiet.stdout
 
@@ -63,14 +64,19 @@ def test_verbose_is_global():
     assert parser.parse_args(["--verbose", "summary", "LeNet5"]).verbose
     assert parser.parse_args(["summary", "LeNet5", "--verbose"]).verbose
     assert not parser.parse_args(["summary", "LeNet5"]).verbose
-    for argv, expected in ((["--verbose", "list"], True), (["list", "--verb"], True), (["list"], False),
-                           (["convert", "x.h5", "--", "--verbose"], False)):  # fmt: skip
+    for argv, expected in (
+        (["--verbose", "list"], True),
+        (["list", "--verb"], True),
+        (["list"], False),
+        (["convert", "x.h5", "--", "--verbose"], False),
+    ):
         assert keras_famous_console.verbose_requested(argv) is expected
 
 
 def test_module_entry_point():
-    result = subprocess.run([sys.executable, "-m", "keras_famous.cli", "list", "--markdown"], capture_output=True,
-                            text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_famous.cli", "list", "--markdown"], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0 and result.stdout.startswith("| Model |")
 
 

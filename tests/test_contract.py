@@ -33,11 +33,20 @@ def test_imagenet_weights_are_never_silently_random(tmp_path, monkeypatch):
     """No source: a ValueError. A source that cannot be reached: an OSError. Never a random model."""
     with pytest.raises(ValueError, match="No public pretrained source"):
         keras_famous.ZFNet(weights="imagenet")
-    manifest = {"version": 1, "entries": [{
-        "model": "ResNeXt50", "variant": "keras", "source": "keras-applications", "source_model": "ResNeXt50",
-        "format": "keras_h5", "converter": "keras_h5",
-        "files": {"top": {"url": "http://127.0.0.1:9/resnext50.h5", "hash": {"md5": "0" * 32}}},
-    }]}  # fmt: skip
+    manifest = {
+        "version": 1,
+        "entries": [
+            {
+                "model": "ResNeXt50",
+                "variant": "keras",
+                "source": "keras-applications",
+                "source_model": "ResNeXt50",
+                "format": "keras_h5",
+                "converter": "keras_h5",
+                "files": {"top": {"url": "http://127.0.0.1:9/resnext50.h5", "hash": {"md5": "0" * 32}}},
+            }
+        ],
+    }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(tmp_path / "manifest.json"))
     monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path / "home"))
@@ -176,7 +185,9 @@ BAD_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize("builder, kwargs, message", BAD_ARGUMENTS, ids=[f"{b}-{'-'.join(k)}" for b, k, _ in BAD_ARGUMENTS])
+@pytest.mark.parametrize(
+    "builder, kwargs, message", BAD_ARGUMENTS, ids=[f"{b}-{'-'.join(k)}" for b, k, _ in BAD_ARGUMENTS]
+)
 def test_bad_arguments_name_the_argument(builder, kwargs, message):
     with pytest.raises(ValueError, match=message):
         getattr(keras_famous, builder)(**kwargs)
@@ -208,8 +219,16 @@ def test_builders_have_real_signatures():
     """help() and IDEs read the def: the keras.applications arguments, then the family's options."""
     import inspect
 
-    keras_args = ["include_top", "weights", "input_tensor", "input_shape", "pooling", "classes",
-                  "classifier_activation", "name"]  # fmt: skip
+    keras_args = [
+        "include_top",
+        "weights",
+        "input_tensor",
+        "input_shape",
+        "pooling",
+        "classes",
+        "classifier_activation",
+        "name",
+    ]
     for name in keras_famous.list_models():
         builder = registry.get_spec(name).builder
         parameters = inspect.signature(builder).parameters

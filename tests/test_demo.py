@@ -15,8 +15,20 @@ from keras_famous import datasets, export
 def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     out = tmp_path / "demo"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "keras_famous.cli", "demo", "--output", str(out), "--pretrain-epochs", "2",
-               "--head-epochs", "1", "--fine-tune-epochs", "1"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "keras_famous.cli",
+        "demo",
+        "--output",
+        str(out),
+        "--pretrain-epochs",
+        "2",
+        "--head-epochs",
+        "1",
+        "--fine-tune-epochs",
+        "1",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     for step in ("[1/3]", "[2/3]", "[3/3]", "| model | format |"):

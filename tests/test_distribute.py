@@ -37,7 +37,9 @@ print(json.dumps(dict(devices=devices, replicas=strategy.num_replicas_in_sync, l
 def test_mirrored_strategy_on_two_logical_cpus_trains(tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(SCRIPT)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=dict(os.environ)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2 and len(report["devices"]) == 2

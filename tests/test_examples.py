@@ -17,8 +17,14 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def _run(script, *args, cwd=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, str(EXAMPLES / script), *map(str, args)], capture_output=True, text=True,
-                            env=env, cwd=cwd, timeout=900)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -48,8 +54,22 @@ def test_application_example_decodes_imagenet_predictions(tmp_path):
 @pytest.mark.slow
 def test_fine_tune_example_on_an_image_folder(tmp_path):
     _digit_pngs(tmp_path / "data", per_class=20)
-    out = _run("fine_tune_image_folder.py", tmp_path / "data", "--backbone", "ResNet18", "--weights", "none",
-               "--size", "32", "--head-epochs", "1", "--fine-tune-epochs", "1", "--output", tmp_path / "tuned.keras")  # fmt: skip
+    out = _run(
+        "fine_tune_image_folder.py",
+        tmp_path / "data",
+        "--backbone",
+        "ResNet18",
+        "--weights",
+        "none",
+        "--size",
+        "32",
+        "--head-epochs",
+        "1",
+        "--fine-tune-epochs",
+        "1",
+        "--output",
+        tmp_path / "tuned.keras",
+    )
     assert "3 classes: digit_0, digit_1, digit_2" in out
     model = keras.models.load_model(tmp_path / "tuned.keras", safe_mode=True)
     assert model.output_shape == (None, 3)

@@ -32,7 +32,9 @@ def test_saved_model_and_float_tflite_match_keras(tmp_path):
 def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
     (x_train, _), (x_test, y_test) = digits
     model = keras_famous.LeNet5(weights="digits")
-    report = export.export(model, tmp_path / "lenet.tflite", format="tflite", quantize="int8", representative_data=x_train[:200])
+    report = export.export(
+        model, tmp_path / "lenet.tflite", format="tflite", quantize="int8", representative_data=x_train[:200]
+    )
     assert report.top1_agreement >= 0.8
     keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
     int8_top1 = np.mean(export.run_tflite(tmp_path / "lenet.tflite", x_test).argmax(1) == y_test)
@@ -74,11 +76,20 @@ def test_every_model_round_trips_and_exports_to_saved_model_and_float32_tflite(t
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_equal(keras.ops.convert_to_numpy(reloaded(images)), keras.ops.convert_to_numpy(model(images)))
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
-    report = export.export(reloaded, tmp_path / "model.tflite", format="tflite", saved_model_path=tmp_path / "saved_model",
-                           sample_inputs=images)  # fmt: skip
+    report = export.export(
+        reloaded,
+        tmp_path / "model.tflite",
+        format="tflite",
+        saved_model_path=tmp_path / "saved_model",
+        sample_inputs=images,
+    )
     assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
     assert report.saved_model.relative_difference <= 1e-5 and (tmp_path / "saved_model" / "saved_model.pb").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras", "model.tflite", "saved_model"]  # no scratch left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.keras",
+        "model.tflite",
+        "saved_model",
+    ]  # no scratch left
 
 
 def _trained_on_digits(name):
@@ -108,8 +119,14 @@ def _trained_on_digits(name):
 def test_int8_resnet_keeps_its_accuracy(tmp_path, name):
     model, x_train, x_test, y_test = _trained_on_digits(name)
     keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
-    report = export.export(model, tmp_path / "int8.tflite", format="tflite", quantize="int8",
-                           representative_data=x_train[:200], sample_inputs=x_test[:64])  # fmt: skip
+    report = export.export(
+        model,
+        tmp_path / "int8.tflite",
+        format="tflite",
+        quantize="int8",
+        representative_data=x_train[:200],
+        sample_inputs=x_test[:64],
+    )
     int8_top1 = np.mean(export.run_tflite(tmp_path / "int8.tflite", x_test).argmax(1) == y_test)
     float_size = export.export(model, tmp_path / "f32.tflite", format="tflite", verify=False).size_bytes
     assert keras_top1 > 0.5, keras_top1  # a trained head (chance 0.1): the comparison means something
@@ -154,11 +171,18 @@ def test_int8_inception_trained_in_torch_keeps_its_accuracy(tmp_path):
     x_train, x_test = np.repeat(x_train, 3, -1), np.repeat(x_test, 3, -1)
     network = _googlenet_trained_in_torch(x_train, y_train)
     safetensors.torch.save_file(network.state_dict(), str(tmp_path / "googlenet.safetensors"))
-    model = keras_famous.GoogLeNet(variant="torchvision", input_shape=(32, 32, 3), classes=10,
-                                   weights=str(tmp_path / "googlenet.safetensors"))  # fmt: skip
+    model = keras_famous.GoogLeNet(
+        variant="torchvision", input_shape=(32, 32, 3), classes=10, weights=str(tmp_path / "googlenet.safetensors")
+    )
     keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
-    report = export.export(model, tmp_path / "int8.tflite", format="tflite", quantize="int8",
-                           representative_data=x_train[:200], sample_inputs=x_test)  # fmt: skip
+    report = export.export(
+        model,
+        tmp_path / "int8.tflite",
+        format="tflite",
+        quantize="int8",
+        representative_data=x_train[:200],
+        sample_inputs=x_test,
+    )
     int8_top1 = np.mean(export.run_tflite(tmp_path / "int8.tflite", x_test).argmax(1) == y_test)
     assert keras_top1 > 0.8, keras_top1  # trained (chance 0.1): the comparison means something
     assert report.top1_agreement >= 0.9 and int8_top1 >= keras_top1 - 0.02, (keras_top1, int8_top1)

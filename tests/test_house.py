@@ -74,7 +74,7 @@ def _find_cycle(edges):
         stack.append(node)
         for target in sorted(edges.get(node, ())):
             if state.get(target) == "open":
-                return stack[stack.index(target):] + [target]
+                return stack[stack.index(target) :] + [target]
             if target not in state:
                 found = visit(target)
                 if found:
@@ -112,15 +112,20 @@ def test_no_function_level_imports_outside_the_cli_and_benchmarks():
     assert not lazy, f"function-level imports of keras_famous modules: {lazy}"
 
 
-@pytest.mark.parametrize("low, high", [
-    ("keras_famous.convert", ("keras_famous.models", "keras_famous.applications", "keras_famous.registry",
-                              "keras_famous.weights")),
-    ("keras_famous.weights", ("keras_famous.models", "keras_famous.applications", "keras_famous.registry")),
-    ("keras_famous.models", ("keras_famous.registry", "keras_famous.convert")),
-    ("keras_famous.spec", ("keras_famous.",)),
-    ("keras_famous.graph", ("keras_famous.",)),
-    ("keras_famous.files", ("keras_famous.",)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "low, high",
+    [
+        (
+            "keras_famous.convert",
+            ("keras_famous.models", "keras_famous.applications", "keras_famous.registry", "keras_famous.weights"),
+        ),
+        ("keras_famous.weights", ("keras_famous.models", "keras_famous.applications", "keras_famous.registry")),
+        ("keras_famous.models", ("keras_famous.registry", "keras_famous.convert")),
+        ("keras_famous.spec", ("keras_famous.",)),
+        ("keras_famous.graph", ("keras_famous.",)),
+        ("keras_famous.files", ("keras_famous.",)),
+    ],
+)
 def test_imports_point_down(low, high):
     for module, (top, nested) in IMPORTS.items():
         if module == low or module.startswith(low + "."):

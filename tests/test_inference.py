@@ -56,11 +56,11 @@ def test_inference_model_preserves_outputs(name, kwargs, split):
         if isinstance(layer, keras.layers.BatchNormalization):  # only BNs that no convolution feeds remain
             source = layer._inbound_nodes[0].arguments.args[0]._keras_history.operation
             assert not isinstance(source, (keras.layers.Conv2D, keras.layers.SeparableConv2D)), layer.name
-    if any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers) and name != "DenseNet121":
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) and name != "DenseNet121":
         assert len(layers) < len(model.layers) or split
     if split:
-        assert not any(isinstance(l, keras.layers.Conv2D) and l.groups > 1 for l in layers)
-        assert any(isinstance(l, keras.layers.Conv2D) and l.groups > 1 for l in model.layers)
+        assert not any(isinstance(layer, keras.layers.Conv2D) and layer.groups > 1 for layer in layers)
+        assert any(isinstance(layer, keras.layers.Conv2D) and layer.groups > 1 for layer in model.layers)
     for old, new in zip(before, _values(model)):  # the original is untouched
         np.testing.assert_array_equal(old, new)
 
@@ -71,7 +71,7 @@ def test_nested_backbone_is_rewritten_and_round_trips(tmp_path):
     keras.Model(model.inputs, model.get_layer("backbone")(model.inputs[0]))  # the backbone is shared with a 2nd model
     optimized = inference_model(model, split_grouped=True)
     inner = optimized.get_layer("backbone")
-    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in inner.layers)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in inner.layers)
     x = random_images((32, 32, 3), batch=2)
     np.testing.assert_allclose(optimized.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     optimized.save(tmp_path / "optimized.keras")

@@ -16,7 +16,16 @@ KERAS_MODELS = [
     for ref in variant_spec.references
     if ref.library == "keras.applications"
 ]
-SLOW = {"ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2", "VGG19", "InceptionResNetV2", "DenseNet169", "DenseNet201"}
+SLOW = {
+    "ResNet101",
+    "ResNet152",
+    "ResNet101V2",
+    "ResNet152V2",
+    "VGG19",
+    "InceptionResNetV2",
+    "DenseNet169",
+    "DenseNet201",
+}
 
 
 def _params(cases):
@@ -25,9 +34,21 @@ def _params(cases):
 
 def test_every_keras_applications_model_is_covered():
     assert {ref for _, _, ref in KERAS_MODELS} == {
-        "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-        "InceptionV3", "Xception", "InceptionResNetV2", "DenseNet121", "DenseNet169", "DenseNet201",
-    }  # fmt: skip
+        "VGG16",
+        "VGG19",
+        "ResNet50",
+        "ResNet101",
+        "ResNet152",
+        "ResNet50V2",
+        "ResNet101V2",
+        "ResNet152V2",
+        "InceptionV3",
+        "Xception",
+        "InceptionResNetV2",
+        "DenseNet121",
+        "DenseNet169",
+        "DenseNet201",
+    }
 
 
 def _weighted_layers(model):
@@ -43,14 +64,21 @@ def test_same_graph_weights_and_outputs(name, variant, keras_name, tmp_path):
     # Non-trivial BN statistics, so that a swapped mean/variance would show.
     rng = np.random.default_rng(1)
     reference.set_weights(
-        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy()
+            for w in reference.weights
+        ]
     )
     images = random_images(reference.input_shape[1:])
     expected = reference.predict(images, verbose=0)
     path = str(tmp_path / f"{keras_name}.h5")
     reference.save_weights(path)
     # Keras 2 wrote DenseNet's "conv1/conv" where Keras 3 (which forbids "/") has "conv1_conv".
-    ref_layers = [(layer.name.replace("/", "_"), [tuple(w.shape) for w in layer.weights]) for layer in reference.layers if layer.weights]
+    ref_layers = [
+        (layer.name.replace("/", "_"), [tuple(w.shape) for w in layer.weights])
+        for layer in reference.layers
+        if layer.weights
+    ]
     del reference
     tf_keras.backend.clear_session()
 
@@ -68,11 +96,15 @@ def test_graph_statistics_equal_keras_applications():
         keras.backend.clear_session()
         reference = getattr(keras.applications, keras_name)(weights=None)
         ref_stats = (
-            analysis.topological_depth(reference), analysis.weighted_depth(reference), analysis.parameter_counts(reference)
-        )  # fmt: skip
+            analysis.topological_depth(reference),
+            analysis.weighted_depth(reference),
+            analysis.parameter_counts(reference),
+        )
         info = registry.model_info(name, variant)
         assert (info.depth, info.weighted_depth, (info.params, info.trainable_params, info.non_trainable_params)) == (
-            ref_stats[0], ref_stats[1], ref_stats[2]
+            ref_stats[0],
+            ref_stats[1],
+            ref_stats[2],
         ), name
 
 
@@ -90,7 +122,9 @@ def test_keras_published_depths():
 def test_headless_models_match_keras_pooling():
     for pooling in ("avg", "max", None):
         keras.backend.clear_session()
-        reference = keras.applications.ResNet50(weights=None, include_top=False, pooling=pooling, input_shape=(64, 64, 3))
+        reference = keras.applications.ResNet50(
+            weights=None, include_top=False, pooling=pooling, input_shape=(64, 64, 3)
+        )
         ours = registry.get_model("resnet50", include_top=False, pooling=pooling, input_shape=(64, 64, 3))
         ours.set_weights(reference.get_weights())
         images = random_images((64, 64, 3))
@@ -108,7 +142,10 @@ def test_keras_applications_resnext_h5(name, tmp_path):
     reference = getattr(resnext, name)(weights=None, **modules)
     rng = np.random.default_rng(2)
     reference.set_weights(
-        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy()
+            for w in reference.weights
+        ]
     )
     images = random_images((224, 224, 3))
     expected = reference.predict(images, verbose=0)

@@ -10,7 +10,7 @@ import pytest
 import tf_keras
 
 import keras_famous
-from keras_famous import convert, registry
+from keras_famous import registry
 from conftest import advance_name_counters, assert_close_to_magnitude, random_images
 
 # keras.applications' layouts whose keras.applications builders leave layers unnamed, at small inputs
@@ -42,7 +42,10 @@ def test_keras_2_numbered_legacy_files_load_by_order(name, tmp_path):
     reference = getattr(tf_keras.applications, name)(weights=None, include_top=False, input_shape=shape)
     rng = np.random.default_rng(3)
     reference.set_weights(
-        [rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy() for w in reference.weights]
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.name else w.numpy()
+            for w in reference.weights
+        ]
     )
     images = random_images(shape)
     expected = reference.predict(images, verbose=0)
@@ -56,7 +59,9 @@ def test_keras_2_numbered_legacy_files_load_by_order(name, tmp_path):
 def test_legacy_file_of_another_network_names_the_position_and_both_layers(tmp_path):
     tf_keras.backend.clear_session()
     advance_name_counters(tf_keras)
-    tf_keras.applications.InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3)).save_weights(tmp_path / "v3.h5")
+    tf_keras.applications.InceptionV3(weights=None, include_top=False, input_shape=(75, 75, 3)).save_weights(
+        tmp_path / "v3.h5"
+    )
     tf_keras.backend.clear_session()
     model = keras_famous.InceptionResNetV2(include_top=False, input_shape=(75, 75, 3))
     before = [w.copy() for w in model.get_weights()]

@@ -16,7 +16,8 @@ def test_auto_picks_by_device():
     assert precision.choose_policy("mixed_bfloat16", {"CPU"}) == "mixed_bfloat16"
     with pytest.raises(ValueError, match="`request`"):
         precision.choose_policy("half")
-    assert precision.use_mixed_precision("auto") == "float32"  # this machine has no accelerator
+    if not precision._devices() - {"CPU"}:  # no GPU or TPU here
+        assert precision.use_mixed_precision("auto") == "float32"
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])

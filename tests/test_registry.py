@@ -65,7 +65,9 @@ def test_model_info_is_complete(name):
     for variant in spec.variants:
         info = keras_famous.model_info(name, variant)
         assert info.params > 0 and info.trainable_params > 0 and info.macs > 0
-        assert info.depth > 1 and info.weighted_depth > 0  # branches can hold more weighted layers than the longest path
+        assert (
+            info.depth > 1 and info.weighted_depth > 0
+        )  # branches can hold more weighted layers than the longest path
         assert info.year >= 1998 and info.paper and len(info.input_size) == 3
         assert info.variants == tuple(spec.variants)
         if info.top1 is not None:
@@ -78,12 +80,38 @@ def test_model_info_compute_equals_table():
 
 def test_list_models_is_the_catalog():
     assert keras_famous.list_models() == [
-        "LeNet5", "AlexNet", "ZFNet", "NiN", "VGG11", "VGG13", "VGG16", "VGG19", "GoogLeNet",
-        "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-        "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
-        "InceptionV3", "InceptionV4", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169", "DenseNet201", "DenseNetBC",
-        "SqueezeNet1_0", "SqueezeNet1_1",
-    ]  # fmt: skip
+        "LeNet5",
+        "AlexNet",
+        "ZFNet",
+        "NiN",
+        "VGG11",
+        "VGG13",
+        "VGG16",
+        "VGG19",
+        "GoogLeNet",
+        "ResNet18",
+        "ResNet34",
+        "ResNet50",
+        "ResNet101",
+        "ResNet152",
+        "ResNet50V2",
+        "ResNet101V2",
+        "ResNet152V2",
+        "ResNeXt50",
+        "ResNeXt101",
+        "WideResNet50_2",
+        "WideResNet101_2",
+        "InceptionV3",
+        "InceptionV4",
+        "InceptionResNetV2",
+        "Xception",
+        "DenseNet121",
+        "DenseNet169",
+        "DenseNet201",
+        "DenseNetBC",
+        "SqueezeNet1_0",
+        "SqueezeNet1_1",
+    ]
 
 
 def test_model_info_compute_leaves_the_session_alone():

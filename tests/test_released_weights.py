@@ -61,9 +61,13 @@ def _case_id(case):
 
 def _params():
     return [
-        pytest.param(*case, id=_case_id(case), marks=[pytest.mark.slow] if RAW_ENTRIES[case[0]]["model"].startswith(SLOW_MODELS) else [])
+        pytest.param(
+            *case,
+            id=_case_id(case),
+            marks=[pytest.mark.slow] if RAW_ENTRIES[case[0]]["model"].startswith(SLOW_MODELS) else [],
+        )
         for case in CASES
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +108,9 @@ def _input_shape(entry):
 
 def _build(entry, include_top, **options):
     activation = {} if entry.converter == "keras_h5" or not include_top else {"classifier_activation": None}
-    return registry.build_variant(entry.model, entry.variant, weights=entry.dataset, include_top=include_top,
-                                  **activation, **options)  # fmt: skip
+    return registry.build_variant(
+        entry.model, entry.variant, weights=entry.dataset, include_top=include_top, **activation, **options
+    )
 
 
 def _main_output(model, images):
@@ -135,9 +140,10 @@ def _torch_file_tensors(path, model, entry):
         state = {key: value.numpy() for key, value in torch.load(path, map_location="cpu", weights_only=True).items()}
     has_aux = any(layer.name.startswith("aux") for layer in model.layers)
     return {
-        key: value for key, value in state.items()
+        key: value
+        for key, value in state.items()
         if not key.endswith("num_batches_tracked") and (has_aux or not key.startswith(AUXILIARY_PREFIXES))
-    }  # fmt: skip
+    }
 
 
 def _first_layer(model, kind):
@@ -215,6 +221,10 @@ def test_data_parallel_checkpoints_load(tmp_path):
     images = random_images((64, 64, 3))
     with torch.no_grad():
         expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-    model = keras_famous.ResNet18(variant="torchvision", weights=str(tmp_path / "checkpoint.pth"),
-                                  input_shape=(64, 64, 3), classifier_activation=None)  # fmt: skip
+    model = keras_famous.ResNet18(
+        variant="torchvision",
+        weights=str(tmp_path / "checkpoint.pth"),
+        input_shape=(64, 64, 3),
+        classifier_activation=None,
+    )
     assert_close_to_magnitude(model.predict(images, verbose=0), expected, 1e-4)

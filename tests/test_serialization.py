@@ -20,9 +20,12 @@ DEEPER_SIBLINGS = {
     "DenseNet201": "DenseNet121", "DenseNetBC/L250_k24": "DenseNetBC/L100_k12", "DenseNetBC/L190_k40": "DenseNetBC/L100_k12",
 }  # fmt: skip
 CASES = [
-    (spec.name, variant) for spec in registry.SPECS.values() for variant in spec.variants
+    (spec.name, variant)
+    for spec in registry.SPECS.values()
+    for variant in spec.variants
     if not (variant == spec.default_variant and spec.name in EXPORTED_MODELS)
-    and spec.name not in DEEPER_SIBLINGS and f"{spec.name}/{variant}" not in DEEPER_SIBLINGS
+    and spec.name not in DEEPER_SIBLINGS
+    and f"{spec.name}/{variant}" not in DEEPER_SIBLINGS
 ]
 LARGE = ("InceptionResNetV2", "DenseNetBC")
 
@@ -58,10 +61,15 @@ def test_deeper_siblings_share_every_layer_configuration():
         model = registry.build_variant(name, variant, input_shape=(64, 64, 3), weights=None)
         ignored = ("name", "build_config", "trainable", "dtype")
         return {
-            (type(layer).__name__, repr(sorted((k, v) for k, v in layer.get_config().items()
-                                               if k not in ignored and (type(v) is not int))))
-            for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
-        }  # fmt: skip
+            (
+                type(layer).__name__,
+                repr(
+                    sorted((k, v) for k, v in layer.get_config().items() if k not in ignored and (type(v) is not int))
+                ),
+            )
+            for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        }
 
     for deeper, sibling in (("ResNet152", "ResNet50"), ("DenseNet201", "DenseNet121")):
         for variant in registry.get_spec(deeper).variants:

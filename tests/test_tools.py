@@ -71,8 +71,24 @@ def test_mixed_precision_benchmark_runs_both_policies(tmp_path):
         refused = _run("benchmark_mixed_precision.py", "--steps", "1")
         assert refused.returncode == 2 and "GPU" in refused.stderr
     out = tmp_path / "mp.json"
-    result = _run("benchmark_mixed_precision.py", "--model", "ResNet18", "--batch", "2", "--steps", "2", "--warmup", "1",
-                  "--input-size", "64", "--policy", "mixed_bfloat16", "--allow-cpu", "--json", str(out))  # fmt: skip
+    result = _run(
+        "benchmark_mixed_precision.py",
+        "--model",
+        "ResNet18",
+        "--batch",
+        "2",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--input-size",
+        "64",
+        "--policy",
+        "mixed_bfloat16",
+        "--allow-cpu",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     records = json.loads(out.read_text())
     assert [r["policy"] for r in records] == ["float32", "mixed_bfloat16"]
@@ -90,7 +106,11 @@ def test_interleaved_benchmark_times_every_engine_in_one_process():
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line for line in result.stdout.splitlines() if "median" in line]
     assert [row.split("  ")[0].strip() for row in rows] == [
-        "keras_famous (fold + XLA)", "fold only", "XLA only", "keras.applications tf.function"]  # fmt: skip
+        "keras_famous (fold + XLA)",
+        "fold only",
+        "XLA only",
+        "keras.applications tf.function",
+    ]
     medians = [float(row.split("median")[1].split("ms")[0]) for row in rows]
     fastest = [float(row.split("fastest")[1].split("ms")[0]) for row in rows]
     ratios = [float(row.split("faster by")[1].strip().rstrip("x")) for row in rows]

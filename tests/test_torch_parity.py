@@ -8,7 +8,7 @@ import timm
 import torch
 import torchvision
 
-from keras_famous import convert, registry
+from keras_famous import registry
 from keras_famous.convert import state_dict as tv_convert
 from conftest import assert_close_to_magnitude, random_images
 
@@ -20,7 +20,19 @@ TORCH_MODELS = [
     if ref.library in ("torchvision", "timm")
 ]
 RESNET_NAMES = registry.get_spec("ResNet18").variants["torchvision"].torch_names
-SLOW = {"vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "resnet101", "resnet152", "wide_resnet101_2", "resnext101_32x4d", "wide_resnet50_2", "densenet169", "densenet201"}
+SLOW = {
+    "vgg13",
+    "vgg13_bn",
+    "vgg19",
+    "vgg19_bn",
+    "resnet101",
+    "resnet152",
+    "wide_resnet101_2",
+    "resnext101_32x4d",
+    "wide_resnet50_2",
+    "densenet169",
+    "densenet201",
+}
 
 
 def _params(cases):
@@ -64,11 +76,33 @@ def randomize_batch_norm(module, seed=0):
 
 def test_every_torch_reference_is_covered():
     assert {ref.model for _, _, ref in TORCH_MODELS} == {
-        "alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d",
-        "wide_resnet50_2", "wide_resnet101_2", "densenet121", "densenet169", "densenet201",
-        "squeezenet1_0", "squeezenet1_1", "googlenet", "inception_v3", "inception_v4",
-    }  # fmt: skip
+        "alexnet",
+        "vgg11",
+        "vgg11_bn",
+        "vgg13",
+        "vgg13_bn",
+        "vgg16",
+        "vgg16_bn",
+        "vgg19",
+        "vgg19_bn",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "resnext50_32x4d",
+        "resnext101_32x4d",
+        "wide_resnet50_2",
+        "wide_resnet101_2",
+        "densenet121",
+        "densenet169",
+        "densenet201",
+        "squeezenet1_0",
+        "squeezenet1_1",
+        "googlenet",
+        "inception_v3",
+        "inception_v4",
+    }
 
 
 def test_torchvision_published_accuracy_and_macs():

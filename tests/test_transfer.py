@@ -50,8 +50,9 @@ def test_feature_extractor_takes_any_input_size_and_levels():
     extractor = transfer.feature_extractor("ResNet18", levels=("stride_8", 32), input_shape=(None, None, 3))
     outputs = extractor(np.zeros((1, 96, 128, 3), "float32"))
     assert {key: tuple(value.shape) for key, value in outputs.items()} == {
-        "stride_8": (1, 12, 16, 128), "stride_32": (1, 3, 4, 512)
-    }  # fmt: skip
+        "stride_8": (1, 12, 16, 128),
+        "stride_32": (1, 3, 4, 512),
+    }
 
 
 def test_feature_extractor_names_the_available_levels():
@@ -98,9 +99,15 @@ def test_fine_tune_trains_head_then_top_of_backbone_with_batchnorm_frozen():
     early_conv, late_conv = backbone.get_layer("conv1_conv"), backbone.get_layer("conv5_block2_2_conv")
     bn_before, early_before, late_before = _values(bn), _values([early_conv]), _values([late_conv])
     head, tuned = transfer.fine_tune(
-        model, x, head_epochs=1, fine_tune_epochs=1, unfreeze_from="conv5_block1_1_conv", batch_size=8, verbose=0,
+        model,
+        x,
+        head_epochs=1,
+        fine_tune_epochs=1,
+        unfreeze_from="conv5_block1_1_conv",
+        batch_size=8,
+        verbose=0,
         y=y,
-    )  # fmt: skip
+    )
     assert len(head.history["loss"]) == 1 and tuned.epoch == [1]
     assert all(not layer.trainable for layer in bn) and late_conv.trainable and not early_conv.trainable
     for old, new in zip(bn_before + early_before, _values(bn) + _values([early_conv])):
@@ -131,11 +138,21 @@ def test_classifier_round_trips_through_keras_file(tmp_path):
 
 def test_preprocess_input_follows_the_weights_source():
     images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
-    np.testing.assert_allclose(keras_famous.preprocess_input(images, "ResNet50"), images[..., ::-1] - preprocessing.CAFFE_MEAN_BGR)
-    np.testing.assert_allclose(keras_famous.preprocess_input(images, "DenseNet121"), (images / 255 - preprocessing.IMAGENET_MEAN) / preprocessing.IMAGENET_STD, rtol=1e-5)
+    np.testing.assert_allclose(
+        keras_famous.preprocess_input(images, "ResNet50"), images[..., ::-1] - preprocessing.CAFFE_MEAN_BGR
+    )
+    np.testing.assert_allclose(
+        keras_famous.preprocess_input(images, "DenseNet121"),
+        (images / 255 - preprocessing.IMAGENET_MEAN) / preprocessing.IMAGENET_STD,
+        rtol=1e-5,
+    )
     np.testing.assert_allclose(keras_famous.preprocess_input(images, "InceptionV3"), images / 127.5 - 1, rtol=1e-6)
-    np.testing.assert_allclose(keras_famous.preprocess_input(images, "resnet50", variant="torchvision"), preprocessing.scale(images, "torch"))
-    np.testing.assert_allclose(keras_famous.preprocess_input(images, "GoogLeNet", "torchvision"), images / 127.5 - 1, rtol=1e-6)  # ported from TF
+    np.testing.assert_allclose(
+        keras_famous.preprocess_input(images, "resnet50", variant="torchvision"), preprocessing.scale(images, "torch")
+    )
+    np.testing.assert_allclose(
+        keras_famous.preprocess_input(images, "GoogLeNet", "torchvision"), images / 127.5 - 1, rtol=1e-6
+    )  # ported from TF
     with pytest.raises(ValueError, match="no pretrained weights.*'torchvision'"):
         keras_famous.preprocess_input(images, "ResNet18", variant="keras")
     with pytest.raises(ValueError, match="Unknown `variant`"):
@@ -150,7 +167,10 @@ def test_decode_predictions_uses_the_shipped_imagenet_index():
     predictions[0, [1, 2]] = [0.7, 0.2]
     predictions[1, 999] = 1.0
     decoded = keras_famous.decode_predictions(predictions, top=2)
-    assert decoded[0] == [("n01443537", "goldfish", pytest.approx(0.7)), ("n01484850", "great white shark", pytest.approx(0.2))]
+    assert decoded[0] == [
+        ("n01443537", "goldfish", pytest.approx(0.7)),
+        ("n01484850", "great white shark", pytest.approx(0.2)),
+    ]
     assert decoded[1][0][:2] == ("n15075141", "toilet tissue")
     with pytest.raises(ValueError, match=r"`predictions`.*shape \(batch, 1000\)"):
         keras_famous.decode_predictions(np.zeros((2, 10)))

@@ -14,7 +14,7 @@ import torch
 import torchvision
 
 import keras_famous
-from keras_famous import convert, registry, weights
+from keras_famous import registry, weights
 from conftest import assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
 
 SIZE = (64, 64, 3)
@@ -58,7 +58,9 @@ def test_torch_checkpoints_load_by_path(resnet18_files, suffix):
     path = str(directory / f"resnet18.{suffix}")
     model = keras_famous.ResNet18(variant="torchvision", weights=path, classifier_activation=None)
     assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
-    headless = keras_famous.ResNet18(variant="torchvision", weights=path, include_top=False, pooling="avg", input_shape=SIZE)
+    headless = keras_famous.ResNet18(
+        variant="torchvision", weights=path, include_top=False, pooling="avg", input_shape=SIZE
+    )
     assert_close_to_magnitude(headless.predict(random_images(SIZE), verbose=0), features, 1e-4)
 
 
@@ -69,12 +71,16 @@ def test_keras_formats_load_by_path(tmp_path):
     source.save_weights(tmp_path / "r.weights.h5")
     source.save(tmp_path / "r.keras")
     for name in ("r.weights.h5", "r.keras"):
-        model = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / name))
+        model = keras_famous.ResNet18(
+            variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / name)
+        )
         np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
     # a file saved with the top loads into a model built without it (by layer name, classifier skipped)
     full = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, classes=4)
     full.save_weights(tmp_path / "full.weights.h5")
-    headless = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / "full.weights.h5"))
+    headless = keras_famous.ResNet18(
+        variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / "full.weights.h5")
+    )
     for layer in (layer for layer in headless.layers if layer.weights):
         for a, b in zip(layer.get_weights(), full.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(a, b)
@@ -147,7 +153,10 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     files = _cache_files(tmp_path)
     assert len(files) == 3  # no temporary files left behind
     assert files[0].startswith("converted/ResNet18_torchvision_") and files[0].endswith(f"_{sha256[:16]}.h5")
-    assert files[1:] == ["downloads/torchvision/resnet18.safetensors", "downloads/torchvision/resnet18.safetensors.verified"]
+    assert files[1:] == [
+        "downloads/torchvision/resnet18.safetensors",
+        "downloads/torchvision/resnet18.safetensors.verified",
+    ]
 
     # The second build is a cache hit: no server needed, the converted file is used.
     _manifest(tmp_path, monkeypatch, "http://127.0.0.1:9/resnet18.safetensors", {"sha256": sha256})
@@ -202,10 +211,23 @@ def test_manifest_covers_every_public_source():
     manifest = weights.load_manifest()
     keras_sources = {m for (m, v, d), e in manifest.items() if e.source in ("keras.applications", "keras-applications")}
     assert keras_sources == {
-        "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-        "ResNeXt50", "ResNeXt101", "InceptionV3", "InceptionResNetV2", "Xception", "DenseNet121", "DenseNet169",
+        "VGG16",
+        "VGG19",
+        "ResNet50",
+        "ResNet101",
+        "ResNet152",
+        "ResNet50V2",
+        "ResNet101V2",
+        "ResNet152V2",
+        "ResNeXt50",
+        "ResNeXt101",
+        "InceptionV3",
+        "InceptionResNetV2",
+        "Xception",
+        "DenseNet121",
+        "DenseNet169",
         "DenseNet201",
-    }  # fmt: skip
+    }
     for (model, variant, dataset), entry in manifest.items():
         spec = keras_famous.registry.get_spec(model)
         assert variant in spec.variants, (model, variant)
@@ -216,7 +238,11 @@ def test_manifest_covers_every_public_source():
         assert layout.preprocessing, (model, variant)  # weights exist, so their input scaling is declared
         if entry.converter == "torch":
             assert layout.torch_names, (model, variant)
-    assert {("InceptionV4", "timm", "imagenet"), ("AlexNet", "torchvision", "imagenet"), ("GoogLeNet", "torchvision", "imagenet")} <= set(manifest)
+    assert {
+        ("InceptionV4", "timm", "imagenet"),
+        ("AlexNet", "torchvision", "imagenet"),
+        ("GoogLeNet", "torchvision", "imagenet"),
+    } <= set(manifest)
 
 
 def test_shipped_lenet5_scores_what_its_reference_records():

@@ -44,8 +44,9 @@ def throughput(model_name, policy, batch, steps, warmup, input_size, classes=100
         seconds = time.perf_counter() - start
     finally:
         keras.config.set_dtype_policy("float32")
-    return dict(policy=policy, images_per_s=batch * steps / seconds, step_ms=1e3 * seconds / steps,
-                final_loss=float(loss))  # fmt: skip
+    return dict(
+        policy=policy, images_per_s=batch * steps / seconds, step_ms=1e3 * seconds / steps, final_loss=float(loss)
+    )
 
 
 def main(argv=None):
@@ -65,16 +66,21 @@ def main(argv=None):
     mixed = precision.choose_policy(args.policy)
     if mixed == "float32":
         if not args.allow_cpu:
-            print("No GPU or TPU here: 'auto' means float32, so there is nothing to compare. Run this on a GPU, "
-                  "or pass --policy mixed_bfloat16 --allow-cpu for a CPU run.", file=sys.stderr)  # fmt: skip
+            print(
+                "No GPU or TPU here: 'auto' means float32, so there is nothing to compare. Run this on a GPU, "
+                "or pass --policy mixed_bfloat16 --allow-cpu for a CPU run.",
+                file=sys.stderr,
+            )
             return 2
         mixed = "mixed_bfloat16"
     devices = sorted({device.device_type for device in tf.config.list_logical_devices()})
     if devices == ["CPU"] and not args.allow_cpu:
         print("No accelerator here; pass --allow-cpu to run on the CPU anyway.", file=sys.stderr)
         return 2
-    records = [throughput(args.model, policy, args.batch, args.steps, args.warmup, args.input_size)
-               for policy in ("float32", mixed)]  # fmt: skip
+    records = [
+        throughput(args.model, policy, args.batch, args.steps, args.warmup, args.input_size)
+        for policy in ("float32", mixed)
+    ]
     base = records[0]["images_per_s"]
     for record in records:
         record.update(
@@ -82,8 +88,10 @@ def main(argv=None):
         )
     print(f"{args.model}, batch {args.batch}, on {', '.join(devices)}:")
     for record in records:
-        print(f"  {record['policy']:15s} {record['images_per_s']:9.1f} images/s  {record['step_ms']:8.1f} ms/step  "
-              f"x{record['speedup_vs_float32']:.2f} vs float32")  # fmt: skip
+        print(
+            f"  {record['policy']:15s} {record['images_per_s']:9.1f} images/s  {record['step_ms']:8.1f} ms/step  "
+            f"x{record['speedup_vs_float32']:.2f} vs float32"
+        )
     if args.json:
         with atomic_file(args.json, "w") as handle:
             json.dump(records, handle, indent=2)

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_famous import preprocessing, registry  # noqa: E402
+from keras_famous import imagenet_utils, preprocessing, registry  # noqa: E402
 from keras_famous.metrics import top_k_accuracy  # noqa: E402
 
 
@@ -28,13 +28,20 @@ def evaluate(model, data_dir, mode, batch_size=32, limit=None):
     size = tuple(model.input_shape[1:3])
     color_mode = "grayscale" if model.input_shape[-1] == 1 else "rgb"
     dataset = keras.utils.image_dataset_from_directory(
-        data_dir, labels="inferred", label_mode="int", image_size=size, batch_size=batch_size, shuffle=False,
-        color_mode=color_mode, crop_to_aspect_ratio=True, verbose=False,
-    )  # fmt: skip
+        data_dir,
+        labels="inferred",
+        label_mode="int",
+        image_size=size,
+        batch_size=batch_size,
+        shuffle=False,
+        color_mode=color_mode,
+        crop_to_aspect_ratio=True,
+        verbose=False,
+    )
     seen = top1 = top5 = 0
     for images, labels in dataset:
         labels = np.asarray(labels)
-        scores = model.predict(preprocessing.preprocess_input(np.asarray(images), mode), verbose=0)
+        scores = model.predict(preprocessing.scale(np.asarray(images), mode), verbose=0)
         top1 += top_k_accuracy(scores, labels, k=1) * len(labels)
         top5 += top_k_accuracy(scores, labels, k=5) * len(labels)
         seen += len(labels)
@@ -55,12 +62,13 @@ def main(argv):
     args = parser.parse_args(argv)
     spec = registry.get_spec(args.model)
     variant, _ = spec.variant(args.variant)
-    dataset = args.weights if not os.path.exists(args.weights) else "imagenet"
-    mode = preprocessing.mode_for(spec.name, variant, dataset) if args.preprocess == "auto" else args.preprocess
+    mode = imagenet_utils.preprocessing_mode(spec.name, variant) if args.preprocess == "auto" else args.preprocess
     model = registry.build_variant(spec.name, variant, weights=args.weights)
     seen, top1, top5 = evaluate(model, args.data, mode, args.batch, args.limit)
-    print(f"{spec.name} ({variant}, weights={args.weights}, preprocess={mode}): {seen} images, "
-          f"top-1 {top1:.4f}, top-5 {top5:.4f}")  # fmt: skip
+    print(
+        f"{spec.name} ({variant}, weights={args.weights}, preprocess={mode}): {seen} images, "
+        f"top-1 {top1:.4f}, top-5 {top5:.4f}"
+    )
     return 0
 
 

@@ -52,12 +52,18 @@ def main(argv):
     with open(manifest_path) as handle:
         manifest = json.load(handle)
     entry = {
-        "model": "LeNet5", "variant": "original", "dataset": "digits", "source": "keras_famous",
-        "source_model": "LeNet5 trained by tools/train_lenet_digits.py", "format": "keras_h5", "converter": "keras_h5",
+        "model": "LeNet5",
+        "variant": "original",
+        "dataset": "digits",
+        "source": "keras_famous",
+        "source_model": "LeNet5 trained by tools/train_lenet_digits.py",
+        "format": "keras_h5",
+        "converter": "keras_h5",
         "files": {"top": {"url": f"package:{FILE_NAME}", "hash": {"sha256": sha256}}},
-        "top1": round(top1, 6), "top5": round(top5, 6),
+        "top1": round(top1, 6),
+        "top5": round(top5, 6),
         "accuracy_source": f"scikit-learn digits, fixed test split of {len(y_test)} images (keras_famous.datasets)",
-    }  # fmt: skip
+    }
     manifest["entries"] = [e for e in manifest["entries"] if e.get("dataset", "imagenet") != "digits"] + [entry]
     with atomic_file(manifest_path, "w") as handle:
         json.dump(manifest, handle, indent=1)

@@ -35,7 +35,24 @@ from .bench import (
 from .timing import peak_resident_mb, time_calls
 
 __all__ = [
-    "ENGINES", "RECORD_KEYS", "BuildRecord", "Record", "add_arguments", "build_markdown", "build_times",
-    "input_side", "keras_callable", "machine", "main", "main_from_args", "markdown", "peers", "plot", "run",
-    "tflite_conv_peaks", "write_text", "peak_resident_mb", "time_calls",
-]  # fmt: skip
+    "ENGINES",
+    "RECORD_KEYS",
+    "BuildRecord",
+    "Record",
+    "add_arguments",
+    "build_markdown",
+    "build_times",
+    "input_side",
+    "keras_callable",
+    "machine",
+    "main",
+    "main_from_args",
+    "markdown",
+    "peers",
+    "plot",
+    "run",
+    "tflite_conv_peaks",
+    "write_text",
+    "peak_resident_mb",
+    "time_calls",
+]

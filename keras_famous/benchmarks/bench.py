@@ -178,8 +178,9 @@ def tflite_conv_peaks(repeats=10, timeout=900):
     AVX-512 VNNI or Arm's dotprod, which compute four int8 multiply-adds where float32 computes one)."""
     peaks = {}
     with tempfile.TemporaryDirectory() as directory:
-        macs = _subprocess_json(launch.command(WORKER, "--export-conv", directory), "tflite", "a 3x3 convolution stack",
-                                timeout)["macs"]  # fmt: skip
+        macs = _subprocess_json(
+            launch.command(WORKER, "--export-conv", directory), "tflite", "a 3x3 convolution stack", timeout
+        )["macs"]
         for kind in ("float32", "int8"):
             command = _litert_command(os.path.join(directory, f"{kind}.tflite"), 1, 2, repeats)
             timed = _subprocess_json(command, f"tflite/{kind}", "a 3x3 convolution stack", timeout)
@@ -219,16 +220,26 @@ def _litert_command(path, batch, warmup, repeats):
 
 
 def _torch_command(library, model_name, batch, side, warmup, repeats, *options):
-    return launch.command("keras_famous.benchmarks.torch_timing", library, model_name, batch, side, warmup, repeats,
-                          *options, tensorflow=False)  # fmt: skip
+    return launch.command(
+        "keras_famous.benchmarks.torch_timing",
+        library,
+        model_name,
+        batch,
+        side,
+        warmup,
+        repeats,
+        *options,
+        tensorflow=False,
+    )
 
 
 def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
     if engine.startswith("tflite/"):  # exported by TensorFlow, timed in a process holding only LiteRT
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "model.tflite")
-            macs = _subprocess_json(launch.command(WORKER, "--export", engine, name, side, path), engine, name,
-                                    timeout)["macs"]  # fmt: skip
+            macs = _subprocess_json(
+                launch.command(WORKER, "--export", engine, name, side, path), engine, name, timeout
+            )["macs"]
             timed = _subprocess_json(_litert_command(path, batch, warmup, repeats), engine, name, timeout)
         return {**timed, "macs": macs}
     if engine == "torch":
@@ -338,8 +349,13 @@ def machine():
         versions["ai-edge-litert"] = getattr(ai_edge_litert, "__version__", "installed")
     except ImportError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), **versions,
-            "date": datetime.date.today().isoformat()}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        **versions,
+        "date": datetime.date.today().isoformat(),
+    }
 
 
 def _fmt(value, digits=1):
@@ -349,13 +365,17 @@ def _fmt(value, digits=1):
 def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
     lines = []
     if machine_info:
-        lines.append(f"Measured {machine_info['date']} on {machine_info['cpu']} ({machine_info['cores']} cores), "
-                     f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
-                     + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else "."))  # fmt: skip
+        lines.append(
+            f"Measured {machine_info['date']} on {machine_info['cpu']} ({machine_info['cores']} cores), "
+            f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
+            + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else ".")
+        )
         if tflite_peaks:
-            lines[-1] += (f" LiteRT 3x3-convolution peak: float32 {tflite_peaks['float32']:,.0f}, int8 "
-                          f"{tflite_peaks['int8']:,.0f} GFLOP/s (int8 / float32 = {tflite_peaks['int8_over_float32']:.2f}: "
-                          "the most int8 can gain on this CPU).")  # fmt: skip
+            lines[-1] += (
+                f" LiteRT 3x3-convolution peak: float32 {tflite_peaks['float32']:,.0f}, int8 "
+                f"{tflite_peaks['int8']:,.0f} GFLOP/s (int8 / float32 = {tflite_peaks['int8_over_float32']:.2f}: "
+                "the most int8 can gain on this CPU)."
+            )
         lines.append("")
     lines.append(
         "| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |"
@@ -366,9 +386,11 @@ def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
             lines.append(f"| {r.model} | {r.batch} | {r.engine} | - | - | - | - | {r.note} |")
             continue
         share = f" ({100 * r.gflops_per_s / peak_gflops:.0f}%)" if peak_gflops and r.gflops_per_s else ""
-        lines.append(f"| {r.model} | {r.batch} | {r.engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
-                     f"± {_fmt(r.latency_ms_spread, 2)} | {_fmt(r.peak_mem_mb, 0)} | {_fmt(r.ratio_to_keras_famous, 2)}x "
-                     f"| {_fmt(r.gflops_per_s)}{share} |")  # fmt: skip
+        lines.append(
+            f"| {r.model} | {r.batch} | {r.engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
+            f"± {_fmt(r.latency_ms_spread, 2)} | {_fmt(r.peak_mem_mb, 0)} | {_fmt(r.ratio_to_keras_famous, 2)}x "
+            f"| {_fmt(r.gflops_per_s)}{share} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -386,8 +408,10 @@ def plot(records, path):
     figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(groups) * max(1, len(engines)) / 4), 4))
     width = 0.8 / max(1, len(engines))
     for index, engine in enumerate(engines):
-        values = [next((r.images_per_s or 0 for r in records if (r.model, r.batch) == g and r.engine == engine), 0)
-                  for g in groups]  # fmt: skip
+        values = [
+            next((r.images_per_s or 0 for r in records if (r.model, r.batch) == g and r.engine == engine), 0)
+            for g in groups
+        ]
         axis.bar(np.arange(len(groups)) + index * width, values, width, label=engine)
     axis.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
     axis.set_xticklabels([f"{model}\nbatch {batch}" for model, batch in groups])
@@ -466,8 +490,9 @@ def build_times(models=None, progress=print, repeats=3):
             torch_variant = _torch_variant(name)
             if torch_ref and torch_variant and not _unavailable(name, "torch"):
                 checkpoint = os.path.join(directory, "reference.safetensors")
-                subprocess.run(_torch_command(*torch_ref, 1, 32, 0, 0, "--checkpoint", checkpoint), check=True,
-                               capture_output=True)  # fmt: skip
+                subprocess.run(
+                    _torch_command(*torch_ref, 1, 32, 0, 0, "--checkpoint", checkpoint), check=True, capture_output=True
+                )
                 # the reference runs without auxiliary heads (torch_timing), so the target too
                 no_aux = (
                     {"aux_logits": False}
@@ -496,12 +521,16 @@ def _torch_variant(name):
 
 
 def build_markdown(records):
-    lines = ["| model | build s | keras.applications build s | ratio | load .weights.h5 s | convert torch s |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [
+        "| model | build s | keras.applications build s | ratio | load .weights.h5 s | convert torch s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in records:
         ratio = r.build_s / r.keras_applications_build_s if r.keras_applications_build_s else None
-        lines.append(f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {_fmt(ratio, 2)} | {r.load_weights_s:.2f} "
-                     f"| {_fmt(r.convert_s, 2)} |")  # fmt: skip
+        lines.append(
+            f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {_fmt(ratio, 2)} | {r.load_weights_s:.2f} "
+            f"| {_fmt(r.convert_s, 2)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -542,8 +571,16 @@ def main_from_args(args):
         if any(engine.startswith("tflite/") for engine in engines):
             peaks["tflite_conv"] = tflite_conv_peaks()
             print(f"LiteRT conv peak GFLOP/s: {peaks['tflite_conv']}", flush=True)
-        records = run(models, args.batch, engines, args.warmup, args.repeats, args.input_size,
-                      progress=lambda text: print(text, flush=True), rounds=args.rounds)  # fmt: skip
+        records = run(
+            models,
+            args.batch,
+            engines,
+            args.warmup,
+            args.repeats,
+            args.input_size,
+            progress=lambda text: print(text, flush=True),
+            rounds=args.rounds,
+        )
         table = markdown(records, peaks["matmul"], info, peaks.get("tflite_conv"))
     _write_outputs(args, info, peaks, records, [], table)  # kept even if the build timing below fails
     if args.build or args.build_only:
@@ -556,9 +593,13 @@ def main_from_args(args):
 
 def _write_outputs(args, info, peaks, records, builds, table):
     if args.json:
-        document = {"machine": info, "matmul_peak_gflops": peaks.get("matmul"),
-                    "tflite_conv_peak_gflops": peaks.get("tflite_conv"), "records": [asdict(r) for r in records],
-                    "build": [asdict(b) for b in builds]}  # fmt: skip
+        document = {
+            "machine": info,
+            "matmul_peak_gflops": peaks.get("matmul"),
+            "tflite_conv_peak_gflops": peaks.get("tflite_conv"),
+            "records": [asdict(r) for r in records],
+            "build": [asdict(b) for b in builds],
+        }
         write_text(args.json, json.dumps(document, indent=1) + "\n")
     if args.markdown:
         write_text(args.markdown, table)

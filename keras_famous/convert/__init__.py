@@ -21,7 +21,7 @@ FORMATS = {
 
 
 def file_format(path):
-    """"keras", "keras_h5", "safetensors" or "torch" from the file name; ValueError naming the supported ones."""
+    """ "keras", "keras_h5", "safetensors" or "torch" from the file name; ValueError naming the supported ones."""
     name = os.fspath(path).lower()
     if name.endswith((".weights.h5", ".keras")):
         return "keras"

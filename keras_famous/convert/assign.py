@@ -4,6 +4,7 @@ Every converter produces `{keras layer name: [arrays in layer.weights order]}`; 
 whole mapping against the model before it sets anything, so on error the model is unchanged.
 """
 
+
 def _summary(items):
     items = list(items)
     return f"{items[:5]}{' ...' if len(items) > 5 else ''}"

@@ -80,7 +80,9 @@ def read_keras3_weights(path):
         with h5py.File(path, "r") as f:
             return _read_keras3_group(f, source)
     except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{source} is not a readable Keras 3 weights file (truncated or another format?): {error}") from error
+        raise ValueError(
+            f"{source} is not a readable Keras 3 weights file (truncated or another format?): {error}"
+        ) from error
 
 
 def write_legacy_h5(path, named_arrays):
@@ -105,7 +107,12 @@ def adapt_kernels(layer, arrays):
     depthwise-emulated grouped convolutions (ResNeXt) become Conv2D(groups) kernels."""
     if isinstance(layer, layers.Conv2D) and layer.groups > 1 and arrays and arrays[0].ndim == 4:
         kh, kw, width, multiplier = arrays[0].shape
-        if multiplier * layer.groups == width == layer.filters and tuple(layer.kernel.shape) == (kh, kw, multiplier, width):
+        if multiplier * layer.groups == width == layer.filters and tuple(layer.kernel.shape) == (
+            kh,
+            kw,
+            multiplier,
+            width,
+        ):
             return [layout.depthwise_emulation_to_grouped(arrays[0]), *arrays[1:]]
     return arrays
 
@@ -119,7 +126,9 @@ def match_legacy_layers(model, named, source, head_layers=frozenset()):
     our_names = {layer.name for layer in ours}
     if our_names <= set(named):
         by_name = {layer.name: layer for layer in ours}
-        return {name: adapt_kernels(by_name[name], arrays) if name in by_name else arrays for name, arrays in named.items()}
+        return {
+            name: adapt_kernels(by_name[name], arrays) if name in by_name else arrays for name, arrays in named.items()
+        }
     theirs = [(name, arrays) for name, arrays in named.items() if name in our_names or name not in head_layers]
     matched, problems = {}, []
     if len(theirs) != len(ours):

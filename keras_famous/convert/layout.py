@@ -63,4 +63,6 @@ def depthwise_emulation_to_grouped(kernel):
     W[:, :, j, o] = D[:, :, (o // c) * c + j, o % c]."""
     _, _, width, multiplier = kernel.shape
     outputs, inputs = np.arange(width), np.arange(multiplier)
-    return kernel[:, :, (outputs // multiplier)[None, :] * multiplier + inputs[:, None], (outputs % multiplier)[None, :]]
+    return kernel[
+        :, :, (outputs // multiplier)[None, :] * multiplier + inputs[:, None], (outputs % multiplier)[None, :]
+    ]

@@ -53,8 +53,9 @@ def read_state_dict(path, fmt):
 def without_wrapper_prefix(state):
     """The state dict of a model saved from inside DataParallel / DistributedDataParallel ("module.conv1.weight")."""
     if state and all(key.startswith("module.") for key in state):
-        return {key[len("module."):]: value for key, value in state.items()}
+        return {key[len("module.") :]: value for key, value in state.items()}
     return state
+
 
 def _render(template, match):
     def field(m):

@@ -5,9 +5,19 @@ manifest. Adding a family: its file, and its name in the import below.
 """
 
 from . import (
-    alexnet, densenet, googlenet, inception_resnet_v2, inception_v3, inception_v4, lenet, nin, resnet, squeezenet,
-    vgg, xception,
-)  # fmt: skip
+    alexnet,
+    densenet,
+    googlenet,
+    inception_resnet_v2,
+    inception_v3,
+    inception_v4,
+    lenet,
+    nin,
+    resnet,
+    squeezenet,
+    vgg,
+    xception,
+)
 from .alexnet import *  # noqa: F403
 from .densenet import *  # noqa: F403
 from .googlenet import *  # noqa: F403

@@ -64,11 +64,17 @@ class LayerTable:
 def _alexnet_rows(widths, groups):
     c1, c2, c3, c4, c5 = widths
     return (
-        ConvRow("conv1", c1, 11, strides=4, padding=0), NormRow("norm1"), PoolRow("pool1"),
-        ConvRow("conv2", c2, 5, groups=groups), NormRow("norm2"), PoolRow("pool2"),
-        ConvRow("conv3", c3, 3), ConvRow("conv4", c4, 3, groups=groups), ConvRow("conv5", c5, 3, groups=groups),
+        ConvRow("conv1", c1, 11, strides=4, padding=0),
+        NormRow("norm1"),
+        PoolRow("pool1"),
+        ConvRow("conv2", c2, 5, groups=groups),
+        NormRow("norm2"),
+        PoolRow("pool2"),
+        ConvRow("conv3", c3, 3),
+        ConvRow("conv4", c4, 3, groups=groups),
+        ConvRow("conv5", c5, 3, groups=groups),
         PoolRow("pool5"),
-    )  # fmt: skip
+    )
 
 
 # AlexNet's variants, and ZFNet's one table under "zfnet"
@@ -178,14 +184,34 @@ ZFNET_OPTIONS_DOC = """        variant: "original" (the network of Fig. 3 of Zei
 
 
 @application_doc(__doc__, ALEXNET_OPTIONS_DOC)
-def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-            classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+def AlexNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="original",
+):
     return _alexnet("AlexNet", **locals())
 
 
 @application_doc(__doc__, ZFNET_OPTIONS_DOC)
-def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+def ZFNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="original",
+):
     return _alexnet("ZFNet", **locals())
 
 

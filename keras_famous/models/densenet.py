@@ -109,18 +109,29 @@ def input_contract(blocks, stem):
 
 def _build(spec, variant, *, blocks, growth_rate, compression, bottleneck, stem, epsilon, **keras_args):
     return build_application(
-        spec, variant, backbone=densenet_backbone(blocks, growth_rate, compression, bottleneck, stem, epsilon),
-        top=average_pool_top, contract=input_contract(blocks, stem), **keras_args,
-    )  # fmt: skip
+        spec,
+        variant,
+        backbone=densenet_backbone(blocks, growth_rate, compression, bottleneck, stem, epsilon),
+        top=average_pool_top,
+        contract=input_contract(blocks, stem),
+        **keras_args,
+    )
 
 
 def _densenet_imagenet(model_name, *, variant, **keras_args):
     spec = SPEC_OF[model_name]
     variant, _ = spec.variant(variant)
     return _build(
-        spec, variant, blocks=IMAGENET_BLOCKS[model_name], growth_rate=IMAGENET_GROWTH_RATE,
-        compression=BC_COMPRESSION, bottleneck=True, stem="imagenet", epsilon=BN_EPSILON[variant], **keras_args,
-    )  # fmt: skip
+        spec,
+        variant,
+        blocks=IMAGENET_BLOCKS[model_name],
+        growth_rate=IMAGENET_GROWTH_RATE,
+        compression=BC_COMPRESSION,
+        bottleneck=True,
+        stem="imagenet",
+        epsilon=BN_EPSILON[variant],
+        **keras_args,
+    )
 
 
 def _densenet_bc(model_name, *, variant, **keras_args):
@@ -128,9 +139,16 @@ def _densenet_bc(model_name, *, variant, **keras_args):
     variant, _ = spec.variant(variant)
     depth, growth_rate = CIFAR_BC[variant]
     return _build(
-        spec, variant, blocks=((depth - 4) // 6,) * 3, growth_rate=growth_rate, compression=BC_COMPRESSION,
-        bottleneck=True, stem="cifar", epsilon=TORCH_BN_EPSILON, **keras_args,
-    )  # fmt: skip
+        spec,
+        variant,
+        blocks=((depth - 4) // 6,) * 3,
+        growth_rate=growth_rate,
+        compression=BC_COMPRESSION,
+        bottleneck=True,
+        stem="cifar",
+        epsilon=TORCH_BN_EPSILON,
+        **keras_args,
+    )
 
 
 def _check_blocks(model_name, blocks):
@@ -155,12 +173,16 @@ def _densenet_generic(model_name, *, blocks, growth_rate, compression, bottlenec
     if stem not in STEMS:
         raise ValueError(f"`stem` must be 'imagenet' or 'cifar' for {model_name}; received stem={stem!r}.")
     return _build(
-        GENERIC_SPEC, "custom", blocks=_check_blocks(model_name, blocks),
+        GENERIC_SPEC,
+        "custom",
+        blocks=_check_blocks(model_name, blocks),
         growth_rate=check_positive_int(model_name, "growth_rate", growth_rate),
         compression=_check_compression(model_name, compression),
-        bottleneck=check_bool(model_name, "bottleneck", bottleneck), stem=stem, epsilon=TORCH_BN_EPSILON,
+        bottleneck=check_bool(model_name, "bottleneck", bottleneck),
+        stem=stem,
+        epsilon=TORCH_BN_EPSILON,
         **keras_args,
-    )  # fmt: skip
+    )
 
 
 IMAGENET_OPTIONS_DOC = """        variant: "keras" (BN epsilon 1.001e-5) or "torchvision" (1e-5); same weights.
@@ -176,33 +198,86 @@ GENERIC_OPTIONS_DOC = """        blocks: layers per dense block, e.g. (16, 16, 1
 
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
-def DenseNet121(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def DenseNet121(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _densenet_imagenet("DenseNet121", **locals())
 
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
-def DenseNet169(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def DenseNet169(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _densenet_imagenet("DenseNet169", **locals())
 
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
-def DenseNet201(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def DenseNet201(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _densenet_imagenet("DenseNet201", **locals())
 
 
 @application_doc(__doc__, BC_OPTIONS_DOC)
-def DenseNetBC(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-               classifier_activation="softmax", name=None, *, variant="L100_k12"):  # fmt: skip
+def DenseNetBC(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="L100_k12",
+):
     return _densenet_bc("DenseNetBC", **locals())
 
 
 @application_doc(__doc__, GENERIC_OPTIONS_DOC)
-def DenseNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name=None, *, blocks=(16, 16, 16), growth_rate=12, compression=0.5,
-             bottleneck=True, stem="cifar"):  # fmt: skip
+def DenseNet(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    blocks=(16, 16, 16),
+    growth_rate=12,
+    compression=0.5,
+    bottleneck=True,
+    stem="cifar",
+):
     return _densenet_generic("DenseNet", **locals())
 
 
@@ -241,9 +316,15 @@ BC_REFERENCES = {
 
 def _declare(builder, contract, variants):
     return declare(
-        builder.__name__, builder, family="densenet", paper=PAPER, year=YEAR, contract=contract, variants=variants,
+        builder.__name__,
+        builder,
+        family="densenet",
+        paper=PAPER,
+        year=YEAR,
+        contract=contract,
+        variants=variants,
         head_layers=HEAD_LAYERS,
-    )  # fmt: skip
+    )
 
 
 def _imagenet_spec(builder):
@@ -252,9 +333,13 @@ def _imagenet_spec(builder):
     variants = {
         # both layouts have the same weights (only BN's epsilon differs), so torchvision's files load into either
         "keras": Variant(references=(references["keras"],), preprocessing="torch", torch_names=TORCHVISION_NAMES),
-        "torchvision": Variant(kwargs={"variant": "torchvision"}, references=(references["torchvision"],),
-                               preprocessing="torch", torch_names=TORCHVISION_NAMES),
-    }  # fmt: skip
+        "torchvision": Variant(
+            kwargs={"variant": "torchvision"},
+            references=(references["torchvision"],),
+            preprocessing="torch",
+            torch_names=TORCHVISION_NAMES,
+        ),
+    }
     return _declare(builder, input_contract(IMAGENET_BLOCKS[model_name], "imagenet"), variants)
 
 

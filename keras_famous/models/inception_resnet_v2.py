@@ -23,8 +23,16 @@ from ..blocks import average_pool_top
 from ..layers import ScaledResidual
 from ..spec import InputContract, Reference, Variant, declare
 from .inception_ops import (
-    AVERAGE_POOL, KERAS_LAYOUT, MAX_POOL_REDUCE, VALID, branch_side, conv, draw_branch, inception_module, module_side,
-)  # fmt: skip
+    AVERAGE_POOL,
+    KERAS_LAYOUT,
+    MAX_POOL_REDUCE,
+    VALID,
+    branch_side,
+    conv,
+    draw_branch,
+    inception_module,
+    module_side,
+)
 
 STEM = (  # Inception-v3's, as in TF-slim's released network (not the paper's Fig. 3 stem)
     conv(32, 3, strides=2, padding=VALID), conv(32, 3, padding=VALID), conv(64, 3), MAX_POOL_REDUCE,
@@ -105,8 +113,18 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout).
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                      classes=1000, classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def InceptionResNetV2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _inception_resnet_v2("InceptionResNetV2", **locals())
 
 

@@ -22,14 +22,30 @@ from dataclasses import replace
 from keras import layers
 
 from ..applications import (
-    application_doc, build_application, check_aux_input, check_aux_logits, min_input_size,
-)  # fmt: skip
+    application_doc,
+    build_application,
+    check_aux_input,
+    check_aux_logits,
+    min_input_size,
+)
 from ..blocks import average_pool_top, prediction_layer
 from ..spec import InputContract, Reference, Variant, declare
 from .inception_ops import (
-    AVERAGE_POOL, KERAS_LAYOUT, MAX_POOL_REDUCE, TORCHVISION_LAYOUT, VALID, Split, branch_side, checkpoint_layer_name,
-    conv, conv_bn_torch_names, draw_branch, draw_conv_bn, inception_module, module_side,
-)  # fmt: skip
+    AVERAGE_POOL,
+    KERAS_LAYOUT,
+    MAX_POOL_REDUCE,
+    TORCHVISION_LAYOUT,
+    VALID,
+    Split,
+    branch_side,
+    checkpoint_layer_name,
+    conv,
+    conv_bn_torch_names,
+    draw_branch,
+    draw_conv_bn,
+    inception_module,
+    module_side,
+)
 
 # Conv names are torchvision's (Inception3 and its InceptionA..E); keras.applications' layout ignores them.
 
@@ -53,25 +69,38 @@ def module_a(pool_features):  # Fig. 5
 def module_b(width):  # Fig. 6, n = 7
     return (
         [conv(192, 1, name="branch1x1")],
-        [conv(width, 1, name="branch7x7_1"), conv(width, 1, 7, name="branch7x7_2"),
-         conv(192, 7, 1, name="branch7x7_3")],
-        [conv(width, 1, name="branch7x7dbl_1"), conv(width, 7, 1, name="branch7x7dbl_2"),
-         conv(width, 1, 7, name="branch7x7dbl_3"), conv(width, 7, 1, name="branch7x7dbl_4"),
-         conv(192, 1, 7, name="branch7x7dbl_5")],
+        [
+            conv(width, 1, name="branch7x7_1"),
+            conv(width, 1, 7, name="branch7x7_2"),
+            conv(192, 7, 1, name="branch7x7_3"),
+        ],
+        [
+            conv(width, 1, name="branch7x7dbl_1"),
+            conv(width, 7, 1, name="branch7x7dbl_2"),
+            conv(width, 1, 7, name="branch7x7dbl_3"),
+            conv(width, 7, 1, name="branch7x7dbl_4"),
+            conv(192, 1, 7, name="branch7x7dbl_5"),
+        ],
         [AVERAGE_POOL, conv(192, 1, name="branch_pool")],
-    )  # fmt: skip
+    )
 
 
 def module_c(index):  # Fig. 7; keras.applications names the first split `mixed9_{index}`
     return (
         [conv(320, 1, name="branch1x1")],
-        [conv(384, 1, name="branch3x3_1"),
-         Split(([conv(384, 1, 3, name="branch3x3_2a")], [conv(384, 3, 1, name="branch3x3_2b")]),
-               name=f"mixed9_{index}")],
-        [conv(448, 1, name="branch3x3dbl_1"), conv(384, 3, name="branch3x3dbl_2"),
-         Split(([conv(384, 1, 3, name="branch3x3dbl_3a")], [conv(384, 3, 1, name="branch3x3dbl_3b")]))],
+        [
+            conv(384, 1, name="branch3x3_1"),
+            Split(
+                ([conv(384, 1, 3, name="branch3x3_2a")], [conv(384, 3, 1, name="branch3x3_2b")]), name=f"mixed9_{index}"
+            ),
+        ],
+        [
+            conv(448, 1, name="branch3x3dbl_1"),
+            conv(384, 3, name="branch3x3dbl_2"),
+            Split(([conv(384, 1, 3, name="branch3x3dbl_3a")], [conv(384, 3, 1, name="branch3x3dbl_3b")])),
+        ],
         [AVERAGE_POOL, conv(192, 1, name="branch_pool")],
-    )  # fmt: skip
+    )
 
 
 REDUCTION_A = (  # Fig. 10
@@ -166,8 +195,19 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout) or "torch
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras", aux_logits=False):  # fmt: skip
+def InceptionV3(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+    aux_logits=False,
+):
     return _inception_v3("InceptionV3", **locals())
 
 

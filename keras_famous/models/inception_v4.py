@@ -20,9 +20,18 @@ from ..applications import application_doc, build_application, min_input_size
 from ..blocks import average_pool_top
 from ..spec import InputContract, Reference, Variant, declare
 from .inception_ops import (
-    AVERAGE_POOL, MAX_POOL_REDUCE, TIMM_LAYOUT, VALID, Split, branch_side, conv, conv_bn_torch_names, draw_branch,
-    inception_module, module_side,
-)  # fmt: skip
+    AVERAGE_POOL,
+    MAX_POOL_REDUCE,
+    TIMM_LAYOUT,
+    VALID,
+    Split,
+    branch_side,
+    conv,
+    conv_bn_torch_names,
+    draw_branch,
+    inception_module,
+    module_side,
+)
 
 # Conv names are timm's paths inside each `features` module; our layer is `{module}_{path with _}`.
 # timm follows TF-slim's released network where it differs from the paper's figures (Inception-C's
@@ -119,8 +128,18 @@ OPTIONS_DOC = """        variant: "timm" (timm's inception_v4, TF-slim's network
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="timm"):  # fmt: skip
+def InceptionV4(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="timm",
+):
     return _inception_v4("InceptionV4", **locals())
 
 

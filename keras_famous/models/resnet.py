@@ -210,9 +210,15 @@ def _stages(x, architecture, layout):
                 strides = stage_stride if block == 0 else 1
                 projection = block == 0 and (strides != 1 or in_channels != out_channels)
             x = unit(
-                x, width=width, out_channels=out_channels, strides=strides, projection=projection,
-                layout=layout, groups=architecture.cardinality, name=f"conv{index + 2}_block{block + 1}",
-            )  # fmt: skip
+                x,
+                width=width,
+                out_channels=out_channels,
+                strides=strides,
+                projection=projection,
+                layout=layout,
+                groups=architecture.cardinality,
+                name=f"conv{index + 2}_block{block + 1}",
+            )
             in_channels = out_channels
     if architecture.preact:
         x = batch_norm(x, epsilon=layout.bn_epsilon, name="post_bn")
@@ -239,74 +245,194 @@ def _options_doc(model_name):
 
 
 @application_doc(__doc__, _options_doc("ResNet18"))
-def ResNet18(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+def ResNet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="torchvision",
+):
     return _resnet("ResNet18", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet34"))
-def ResNet34(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+def ResNet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="torchvision",
+):
     return _resnet("ResNet34", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet50"))
-def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet50", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet101"))
-def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet101", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet152"))
-def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet152(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet152", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet50V2"))
-def ResNet50V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet50V2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet50V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet101V2"))
-def ResNet101V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet101V2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet101V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet152V2"))
-def ResNet152V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNet152V2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNet152V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNeXt50"))
-def ResNeXt50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNeXt50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNeXt50", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNeXt101"))
-def ResNeXt101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def ResNeXt101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _resnet("ResNeXt101", **locals())
 
 
 @application_doc(__doc__, _options_doc("WideResNet50_2"))
-def WideResNet50_2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+def WideResNet50_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="torchvision",
+):
     return _resnet("WideResNet50_2", **locals())
 
 
 @application_doc(__doc__, _options_doc("WideResNet101_2"))
-def WideResNet101_2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+def WideResNet101_2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="torchvision",
+):
     return _resnet("WideResNet101_2", **locals())
 
 
@@ -314,16 +440,24 @@ def _declare(builder):
     entry = CATALOG[builder.__name__]
     variants = {
         variant: Variant(
-            kwargs={"variant": variant}, references=drawing.references, note=drawing.layout.note,
+            kwargs={"variant": variant},
+            references=drawing.references,
+            note=drawing.layout.note,
             preprocessing=drawing.preprocessing,
             torch_names=TORCHVISION_NAMES,  # every layout has torchvision's layer names; shapes tell them apart
         )
         for variant, drawing in entry.variants.items()
-    }  # fmt: skip
+    }
     return declare(
-        builder.__name__, builder, family="resnet", paper=entry.paper.title, year=entry.paper.year,
-        contract=CONTRACT, variants=variants, head_layers=HEAD_LAYERS,
-    )  # fmt: skip
+        builder.__name__,
+        builder,
+        family="resnet",
+        paper=entry.paper.title,
+        year=entry.paper.year,
+        contract=CONTRACT,
+        variants=variants,
+        head_layers=HEAD_LAYERS,
+    )
 
 
 SPECS = tuple(
@@ -336,6 +470,16 @@ SPECS = tuple(
 SPEC_OF = {spec.name: spec for spec in SPECS}
 
 __all__ = [
-    "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "ResNet152V2",
-    "ResNeXt50", "ResNeXt101", "WideResNet50_2", "WideResNet101_2",
-]  # fmt: skip
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet50V2",
+    "ResNet101V2",
+    "ResNet152V2",
+    "ResNeXt50",
+    "ResNeXt101",
+    "WideResNet50_2",
+    "WideResNet101_2",
+]

@@ -62,9 +62,13 @@ def _vgg(model_name, *, variant, batch_norm, dropout, **keras_args):
 
     def top(x, classes, classifier_activation):
         return fully_connected_top(
-            x, classes, classifier_activation, hidden_units=(4096, 4096), hidden_names=("fc1", "fc2"),
+            x,
+            classes,
+            classifier_activation,
+            hidden_units=(4096, 4096),
+            hidden_names=("fc1", "fc2"),
             dropout=dropout,
-        )  # fmt: skip
+        )
 
     return build_application(
         SPEC_OF[model_name], variant, backbone=_backbone(int(model_name[3:]), with_batch_norm), top=top, **keras_args
@@ -80,26 +84,74 @@ OPTIONS_DOC = """        variant: "plain" (the paper's / keras.applications' net
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def VGG11(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+def VGG11(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="plain",
+    batch_norm=None,
+    dropout=None,
+):
     return _vgg("VGG11", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def VGG13(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+def VGG13(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="plain",
+    batch_norm=None,
+    dropout=None,
+):
     return _vgg("VGG13", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def VGG16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+def VGG16(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="plain",
+    batch_norm=None,
+    dropout=None,
+):
     return _vgg("VGG16", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def VGG19(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+def VGG19(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="plain",
+    batch_norm=None,
+    dropout=None,
+):
     return _vgg("VGG19", **locals())
 
 
@@ -121,8 +173,9 @@ KERAS_ACC = "Keras pretrained table (keras.io/api/applications)"
 
 
 def _torchvision(model, trainable_params, top1, top5):
-    return Reference("torchvision", model, trainable_params=trainable_params, top1=top1, top5=top5,
-                     accuracy_source=TORCHVISION_ACC)  # fmt: skip
+    return Reference(
+        "torchvision", model, trainable_params=trainable_params, top1=top1, top5=top5, accuracy_source=TORCHVISION_ACC
+    )
 
 
 def _keras(model, params, top1, top5):
@@ -154,11 +207,20 @@ SPECS = tuple(
         contract=CONTRACT,
         head_layers=HEAD_LAYERS,
         variants={
-            "plain": Variant(references=REFERENCES[depth][0], note="the paper's network, keras.applications graph",
-                             preprocessing=PLAIN_PREPROCESSING[depth], torch_names=torch_names(depth, False)),
-            "bn": Variant(kwargs={"variant": "bn"}, references=REFERENCES[depth][1], note="torchvision vgg_bn",
-                          preprocessing="torch", torch_names=torch_names(depth, True)),
-        },  # fmt: skip
+            "plain": Variant(
+                references=REFERENCES[depth][0],
+                note="the paper's network, keras.applications graph",
+                preprocessing=PLAIN_PREPROCESSING[depth],
+                torch_names=torch_names(depth, False),
+            ),
+            "bn": Variant(
+                kwargs={"variant": "bn"},
+                references=REFERENCES[depth][1],
+                note="torchvision vgg_bn",
+                preprocessing="torch",
+                torch_names=torch_names(depth, True),
+            ),
+        },
     )
     for depth, builder in zip((11, 13, 16, 19), (VGG11, VGG13, VGG16, VGG19))
 )

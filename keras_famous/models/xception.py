@@ -73,8 +73,18 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout, the only 
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+def Xception(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    variant="keras",
+):
     return _xception("Xception", **locals())
 
 
@@ -101,7 +111,7 @@ SPECS = (
                 ),
                 preprocessing="tf",
             ),
-        },  # fmt: skip
+        },
     ),
 )
 SPEC_OF = {spec.name: spec for spec in SPECS}

@@ -20,7 +20,16 @@ from .. import convert
 from . import cache
 from .manifest import datasets, entry_for, load_manifest
 
-__all__ = ["Target", "check_weights_argument", "load_into", "resolve", "entry_for", "load_manifest", "datasets", "cache"]
+__all__ = [
+    "Target",
+    "check_weights_argument",
+    "load_into",
+    "resolve",
+    "entry_for",
+    "load_manifest",
+    "datasets",
+    "cache",
+]
 
 WEIGHTS_SUFFIXES = (".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt", ".bin")
 
@@ -71,7 +80,7 @@ def _resolve(model_name, variant, dataset, include_top, progress):
     entry = entry_for(model_name, variant, dataset)
     source = entry.file_for(include_top)
     if source.url.startswith("package:"):
-        path = str(resources.files(__package__).joinpath(source.url[len("package:"):]))
+        path = str(resources.files(__package__).joinpath(source.url[len("package:") :]))
         return path, entry, cache.verify(path, source.hash)
     file_name = source.url.rstrip("/").split("/")[-1]
     if entry.source == "timm":  # timm's hub files are all "model.safetensors"

@@ -111,8 +111,10 @@ def verified_sha256(path, expected_hash, url):
     stat = os.stat(path)
     record = _read_record(path)
     if record and (record["size"], record["mtime_ns"], record["manifest_hash"]) == (
-        stat.st_size, stat.st_mtime_ns, expected_hash,
-    ):  # fmt: skip
+        stat.st_size,
+        stat.st_mtime_ns,
+        expected_hash,
+    ):
         return record["sha256"]
     first_use = not expected_hash
     trusted = {"sha256": record["sha256"]} if first_use and record else expected_hash

@@ -106,8 +106,10 @@ def entry_for(model_name, variant, dataset="imagenet", manifest=None):
         others = sorted({d for (m, _, d) in manifest if m == model_name and d != dataset})
         hint = f" Pretrained weights exist for variant(s) {available}." if available else ""
         if not available:
-            hint = f" This model has weights={others[0]!r} instead." if others else (
-                " No public pretrained source is known for this model; train it or pass a weights file."
+            hint = (
+                f" This model has weights={others[0]!r} instead."
+                if others
+                else (" No public pretrained source is known for this model; train it or pass a weights file.")
             )
         raise ValueError(f"No pretrained weights={dataset!r} for {model_name} variant {variant!r}.{hint}")
     return entry
