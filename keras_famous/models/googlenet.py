@@ -136,19 +136,8 @@ OPTIONS_DOC = """        variant: "original" (the paper) or "torchvision" (BN la
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def GoogLeNet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name=None,
-    *,
-    variant="original",
-    aux_logits=False,
-):
+def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+              classifier_activation="softmax", name=None, *, variant="original", aux_logits=False):  # fmt: skip
     return _googlenet("GoogLeNet", **locals())
 
 

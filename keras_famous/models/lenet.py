@@ -119,18 +119,8 @@ OPTIONS_DOC = """        variant: "original" (the paper's network) or "modern" (
 
 
 @application_doc(__doc__, OPTIONS_DOC)
-def LeNet5(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name=None,
-    *,
-    variant="original",
-):
+def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+           classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
     return _lenet("LeNet5", **locals())
 
 
