@@ -67,7 +67,28 @@ def test_pretrained_weights_restrict_classifier_activation(tmp_path):
         keras_famous.LeNet5(variant="modern", weights=str(path), classifier_activation="sigmoid")
 
 
-@pytest.mark.parametrize("name", keras_famous.list_models())
+def _contract_representatives():
+    """One model per (family, input contract): deeper siblings (ResNet101/152, DenseNet169/201, ...) share their
+    representative's stem, strides and contract, so its build at the minimum size stands for theirs."""
+    seen = {}
+    for name in keras_famous.list_models():
+        spec = registry.get_spec(name)
+        seen.setdefault((spec.family, spec.contract), name)
+    return list(seen.values())
+
+
+def test_siblings_share_their_representatives_contract():
+    representatives = set(_contract_representatives())
+    assert {"ResNet18", "DenseNet121", "InceptionV3", "VGG11"} <= representatives
+    assert not {"ResNet152", "DenseNet201", "VGG19", "WideResNet101_2"} & representatives
+    for name in keras_famous.list_models():
+        spec = registry.get_spec(name)
+        twin = next(other for other in representatives if registry.get_spec(other).family == spec.family
+                    and registry.get_spec(other).contract == spec.contract)  # fmt: skip
+        assert _min_size(name) == _min_size(twin) == spec.contract.min_size, name
+
+
+@pytest.mark.parametrize("name", _contract_representatives())
 def test_minimum_input_size_is_enforced_and_sufficient(name):
     builder = registry.get_spec(name).builder
     contract_min = _min_size(name)
