@@ -7,23 +7,40 @@ import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# torch, torchvision and timm must be imported before TensorFlow in one process (importing timm
-# after TensorFlow crashes on this platform), so the test session imports them first.
-import timm  # noqa: E402,F401
-import torch  # noqa: E402
-import torchvision  # noqa: E402,F401
-
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-# pytest-xdist workers share the cores, and PyTorch's OpenMP threads spin-wait on a core another worker
-# holds: GoogLeNet trains 7 s an epoch alone, 50 s beside a busy worker with 2 threads, 21 s with 1.
-torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+# The modules that compare with PyTorch, torchvision or timm (or write their release-shaped files) import
+# them. timm crashes in a process that imported TensorFlow first, so when any of these modules is selected
+# the session imports the PyTorch stack before TensorFlow, in pytest_configure; other runs never load it.
+TORCH_MODULES = frozenset({
+    "test_cache.py", "test_cli.py", "test_export.py", "test_released_weights.py", "test_tools.py",
+    "test_torch_parity.py", "test_weights.py",
+})  # fmt: skip
+
+
+def _selects_torch_modules(args):
+    files = [os.path.basename(arg.split("::")[0]) for arg in args if not arg.startswith("-")]
+    return not files or any(not name.endswith(".py") or name in TORCH_MODULES for name in files)
+
+
+def pytest_configure(config):
+    if _selects_torch_modules(config.args):
+        import timm  # noqa: F401
+        import torch
+        import torchvision  # noqa: F401
+
+        # pytest-xdist workers share the cores, and PyTorch's OpenMP threads spin-wait on a core another
+        # worker holds: GoogLeNet trains 7 s an epoch alone, 50 s beside a busy worker with 2 threads, 21 s with 1.
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    import keras  # noqa: F401  (TensorFlow after PyTorch)
 
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
+    import keras
+
     keras.backend.clear_session()
     keras.config.set_dtype_policy("float32")
     yield
