@@ -62,8 +62,8 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
     assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
 
 
-# One model per family and the layouts with their own operations (the sweep over every model passed in
-# CI on 2026-11-24 but costs ~14 min of CPU; the other models use the same operations).
+# One model per family and the layouts with their own operations; the other models use the same operations
+# (test_deeper_siblings_share_every_layer_configuration).
 EXPORTED = [(name, None) for name in EXPORTED_MODELS] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
 
 
