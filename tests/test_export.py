@@ -63,7 +63,7 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
 
 
 # One model per family and the layouts with their own operations; the other models use the same operations
-# (test_deeper_siblings_share_every_layer_configuration).
+# (test_serialization.test_deeper_siblings_share_every_layer_configuration).
 EXPORTED = [(name, None) for name in EXPORTED_MODELS] + [("AlexNet", "torchvision"), ("GoogLeNet", "torchvision")]
 
 

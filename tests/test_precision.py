@@ -41,7 +41,7 @@ def test_resnet18_under_mixed_policy_stays_close_and_trains(policy):
 
 
 POLICY_TOLERANCES = {"mixed_float16": 1e-2, "mixed_bfloat16": 6e-2, "bfloat16": 1.5e-1}  # of the logits' magnitude
-# One model per family: the others are built from the same layers (test_export checks deeper siblings share them).
+# One model per family: the others are built from the same layers (test_serialization checks siblings share them).
 FAMILIES = ("LeNet5", "AlexNet", "NiN", "VGG11", "GoogLeNet", "ResNet18", "ResNeXt50", "InceptionV3", "Xception",
             "DenseNetBC", "SqueezeNet1_1")  # fmt: skip
 EVERY_MODEL = [(name, keras_famous.registry.get_spec(name).default_variant) for name in FAMILIES]
