@@ -88,7 +88,8 @@ def test_one_loss_scaled_training_step_per_family(name, variant):
     model = build_small(name, variant)
     # dynamic loss scaling from 2**7 (Keras starts at 2**15, whose first steps overflow and are skipped)
     optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01), initial_scale=2.0**7)
-    model.compile(optimizer, loss="sparse_categorical_crossentropy")
+    # eagerly: the same loss-scaled step, without tracing a train function for four calls
+    model.compile(optimizer, loss="sparse_categorical_crossentropy", run_eagerly=True)
     before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
     images, labels = random_images(model.input_shape[1:], batch=4, seed=1), np.arange(4) % 10
     for _ in range(4):  # a step whose scaled gradients overflow is skipped (and the scale halved)
