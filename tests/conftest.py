@@ -35,6 +35,12 @@ def pytest_configure(config):
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     import keras  # noqa: F401  (TensorFlow after PyTorch)
+    import tensorflow as tf
+
+    # The same for TensorFlow's op threads: two workers each running two threads on two cores contend.
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(autouse=True)
