@@ -226,7 +226,7 @@ def build_application(
     classifier output. `contract` defaults to the spec's. The weights hook gets the variant's name map.
     """
     model_name = spec.name
-    variant, layout = spec.variant(variant)
+    variant, _ = spec.variant(variant)
     contract = contract or spec.contract
     classes = check_arguments(
         model_name,
@@ -245,8 +245,7 @@ def build_application(
     x = backbone(image_input)
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name or model_name.lower())
-    target = weights_lib.Target(model_name, variant, layout.torch_names, spec.head_layers)
-    return weights_lib.load_into(model, weights, target)
+    return weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant))
 
 
 def application_doc(summary, options_doc=""):

@@ -141,8 +141,7 @@ def cmd_convert(args):
     output = os.path.abspath(args.output)
     if not output.endswith(".weights.h5"):
         raise ValueError(f"`--output` must end in .weights.h5 (a Keras 3 weights file); received {args.output!r}.")
-    if os.path.exists(output) and not args.force:
-        raise ValueError(f"{args.output} exists; pass --force to overwrite it.")
+    files.check_writable_target(output, args.force, "--force")
     if not os.path.isfile(args.src):
         raise ValueError(f"SRC {args.src!r} is not a file.")
     spec = registry.get_spec(args.model)

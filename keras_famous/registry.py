@@ -59,9 +59,7 @@ def build_variant(model_name, variant=None, /, **kwargs):
 
 def weights_target(model_name, variant=None):
     """The `weights.Target` of a catalog model and variant: what a weights file needs to know about it."""
-    spec = get_spec(model_name)
-    variant, layout = spec.variant(variant)
-    return weights.Target(spec.name, variant, layout.torch_names, spec.head_layers)
+    return weights.Target.of(get_spec(model_name), variant)
 
 
 def load_weights(model, path, model_name, variant=None):

@@ -42,6 +42,12 @@ class Target(NamedTuple):
     torch_names: Tuple[Tuple[str, str], ...] = ()
     head_layers: FrozenSet[str] = frozenset()
 
+    @classmethod
+    def of(cls, spec, variant=None):
+        """The target of `spec` (a family's ModelSpec) drawn as `variant` (validated; the default when None)."""
+        variant, layout = spec.variant(variant)
+        return cls(spec.name, variant, layout.torch_names, spec.head_layers)
+
 
 class WeightsFileNotFoundError(FileNotFoundError, ValueError):
     """`weights` names a file that does not exist (a ValueError too, like every bad `weights`)."""
