@@ -76,6 +76,14 @@ def advance_name_counters(library):
         del layer
 
 
+def infer(model, images):
+    """`model(images)` in inference mode as numpy (a list for several outputs), what `model.predict` returns:
+    for the few images of a test, without tracing a predict function (seconds for the deep networks)."""
+    import keras
+
+    return keras.tree.map_structure(np.asarray, model(images, training=False))
+
+
 def random_images(shape, batch=2, seed=0):
     return np.random.default_rng(seed).uniform(-1.0, 1.0, size=(batch, *shape)).astype("float32")
 

@@ -222,7 +222,7 @@ def _randomize_keras(model, rng, calibrate):
 
         classifier = model.layers[-1]
         probe = rng.uniform(-1, 1, size=(1, *model.input_shape[1:])).astype("float32")
-        features = tf_keras.Model(model.inputs, classifier.input).predict(probe, verbose=0)
+        features = np.asarray(tf_keras.Model(model.inputs, classifier.input)(probe, training=False))
         kernel, bias = classifier.get_weights()
         classifier.set_weights([kernel * np.float32(3.0 / max(float(np.std(features @ kernel)), 1e-30)), bias])
 
@@ -287,7 +287,7 @@ def _write_keras(entry, include_top, path, images, rng):
     model = _build_keras(release, entry.source_model, include_top, images)
     _randomize_keras(model, rng, calibrate=include_top)
     model.save_weights(path)  # legacy HDF5 (".h5")
-    expected = None if images is None else model.predict(images, batch_size=len(images), verbose=0)
+    expected = None if images is None else np.asarray(model(images, training=False))  # eager: no predict tracing
     del model
     _free_keras()
     layer_names = _age_keras_h5(path, release)

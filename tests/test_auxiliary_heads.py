@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_famous
-from conftest import random_images
+from conftest import infer, random_images
 
 
 @pytest.mark.parametrize("variant", ["original", "torchvision"])
@@ -24,8 +24,8 @@ def test_googlenet_aux_heads_train_and_strip(variant):
     inference = keras_famous.without_auxiliary_heads(model)
     assert len(inference.outputs) == 1
     assert not any(layer.name.startswith("aux") for layer in inference.layers)
-    main = model.predict(images, verbose=0)[0]
-    np.testing.assert_array_equal(inference.predict(images, verbose=0), main)
+    main = infer(model, images)[0]
+    np.testing.assert_array_equal(infer(inference, images), main)
     assert inference.count_params() == keras_famous.GoogLeNet(variant=variant, classes=5).count_params()
 
 
@@ -45,7 +45,7 @@ def test_inception_v3_aux_head_trains_and_strips():
     )
     assert np.isfinite(model.fit(images, (labels, labels), epochs=1, verbose=0).history["loss"][0])
     inference = keras_famous.without_auxiliary_heads(model)
-    np.testing.assert_array_equal(inference.predict(images, verbose=0), model.predict(images, verbose=0)[0])
+    np.testing.assert_array_equal(infer(inference, images), infer(model, images)[0])
     # Without the head the graph is keras.applications' again.
     assert inference.count_params() == keras_famous.InceptionV3(classes=4).count_params()
 

@@ -12,7 +12,7 @@ import pytest
 import keras_famous
 from keras_famous import benchmarks, export, inference
 from keras_famous.benchmarks import launch
-from conftest import random_images
+from conftest import infer, random_images
 
 
 def _assert_summarises_its_calls(record, batch):
@@ -31,7 +31,7 @@ def test_predictor_is_the_model_in_inference_mode_batched():
     model = keras_famous.ResNet18(variant="torchvision", input_shape=(64, 64, 3), classes=5)
     images = random_images((64, 64, 3), batch=5, seed=2)
     predict = inference.predictor(model, batch_size=2)  # 3 calls, the last of one image
-    expected = model.predict(images, verbose=0)
+    expected = infer(model, images)
     np.testing.assert_allclose(predict(images), expected, atol=1e-5 * np.abs(expected).max())
     assert len(predict.model.layers) < len(model.layers)  # BatchNormalization folded away
     with pytest.raises(ValueError, match="batch_size"):

@@ -26,7 +26,7 @@ import torchvision
 
 import keras_famous
 from keras_famous.weights import cache
-from conftest import http_server, one_file_entry, random_images, serving, write_manifest
+from conftest import infer, http_server, one_file_entry, random_images, serving, write_manifest
 
 SHAPE = (64, 64, 3)
 PAYLOAD = b"published weights " * 1000
@@ -221,7 +221,7 @@ def _manifest(tmp_path, monkeypatch, url, file_hash):
 
 def _pretrained_features():
     model = keras_famous.SqueezeNet1_1(weights="imagenet", include_top=False, input_shape=SHAPE, pooling="avg")
-    return model.predict(random_images(SHAPE), verbose=0)
+    return infer(model, random_images(SHAPE))
 
 
 def test_conversion_is_keyed_on_the_source_file(squeezenets, tmp_path, home, monkeypatch):

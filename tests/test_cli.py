@@ -8,7 +8,7 @@ import sys
 import keras_famous
 import keras_famous_console
 from keras_famous import cli
-from conftest import advance_name_counters
+from conftest import infer, advance_name_counters
 
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-famous")  # the installed console script
@@ -123,7 +123,7 @@ def test_convert_torch_checkpoints(tmp_path):
         assert "max abs difference vs torchvision resnet18" in result.stdout
         assert _reported_difference(result.stdout) <= 1e-4 * np.abs(expected).max()
         model = keras_famous.ResNet18(variant="torchvision", weights=str(output), classifier_activation=None)
-        assert np.abs(model.predict(images, verbose=0) - expected).max() <= 1e-4 * np.abs(expected).max()
+        assert np.abs(infer(model, images) - expected).max() <= 1e-4 * np.abs(expected).max()
 
 
 def test_convert_refuses_to_overwrite_without_force(tmp_path):

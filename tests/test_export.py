@@ -6,7 +6,7 @@ import pytest
 
 import keras_famous
 from keras_famous import datasets, export, transfer
-from conftest import EXPORTED_MODELS, build_small, random_images
+from conftest import infer, EXPORTED_MODELS, build_small, random_images
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +24,7 @@ def test_saved_model_and_float_tflite_match_keras(tmp_path):
     sizes = {q: (tmp_path / f"r18-{q}.tflite").stat().st_size for q in (None, "float16", "dynamic")}
     assert sizes["float16"] < 0.6 * sizes[None] and sizes["dynamic"] < 0.35 * sizes[None]
     images = random_images((64, 64, 3), batch=3, seed=5)
-    np.testing.assert_allclose(
-        export.run_tflite(tmp_path / "r18-None.tflite", images), model.predict(images, verbose=0), atol=1e-4
-    )
+    np.testing.assert_allclose(export.run_tflite(tmp_path / "r18-None.tflite", images), infer(model, images), atol=1e-4)
 
 
 def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
@@ -36,7 +34,7 @@ def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
         model, tmp_path / "lenet.tflite", format="tflite", quantize="int8", representative_data=x_train[:200]
     )
     assert report.top1_agreement >= 0.8
-    keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
+    keras_top1 = np.mean(infer(model, x_test).argmax(1) == y_test)
     int8_top1 = np.mean(export.run_tflite(tmp_path / "lenet.tflite", x_test).argmax(1) == y_test)
     assert int8_top1 >= keras_top1 - 0.02
 
@@ -118,7 +116,7 @@ def _trained_on_digits(name):
 @pytest.mark.parametrize("name", ["ResNet18"])  # GoogLeNet this way: agreement 0.69 (near-tie logits); see below
 def test_int8_resnet_keeps_its_accuracy(tmp_path, name):
     model, x_train, x_test, y_test = _trained_on_digits(name)
-    keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
+    keras_top1 = np.mean(infer(model, x_test).argmax(1) == y_test)
     report = export.export(
         model,
         tmp_path / "int8.tflite",
@@ -174,7 +172,7 @@ def test_int8_inception_trained_in_torch_keeps_its_accuracy(tmp_path):
     model = keras_famous.GoogLeNet(
         variant="torchvision", input_shape=(32, 32, 3), classes=10, weights=str(tmp_path / "googlenet.safetensors")
     )
-    keras_top1 = np.mean(model.predict(x_test, verbose=0).argmax(1) == y_test)
+    keras_top1 = np.mean(infer(model, x_test).argmax(1) == y_test)
     report = export.export(
         model,
         tmp_path / "int8.tflite",

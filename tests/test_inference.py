@@ -8,7 +8,7 @@ import pytest
 import keras_famous as kf
 from keras_famous import transfer
 from keras_famous.inference import inference_model
-from conftest import random_images
+from conftest import infer, random_images
 
 CASES = [
     ("ResNet50", dict(input_shape=(96, 96, 3)), False), ("VGG11", dict(batch_norm=True, input_shape=(64, 64, 3), include_top=False), False),
@@ -46,8 +46,8 @@ def test_inference_model_preserves_outputs(name, kwargs, split):
     before = _values(model)
     optimized = inference_model(model, split_grouped=split)
     x = random_images(model.input_shape[1:], batch=2, seed=3)
-    expected = _main(model.predict(x, verbose=0))
-    actual = optimized.predict(x, verbose=0)
+    expected = _main(infer(model, x))
+    actual = infer(optimized, x)
     assert np.max(np.abs(actual - expected)) <= 1e-5 * max(np.max(np.abs(expected)), 1.0)
     assert len(optimized.outputs) == 1
     layers = optimized.layers
@@ -73,7 +73,7 @@ def test_nested_backbone_is_rewritten_and_round_trips(tmp_path):
     inner = optimized.get_layer("backbone")
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in inner.layers)
     x = random_images((32, 32, 3), batch=2)
-    np.testing.assert_allclose(optimized.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(infer(optimized, x), infer(model, x), rtol=1e-5, atol=1e-6)
     optimized.save(tmp_path / "optimized.keras")
     loaded = keras.models.load_model(tmp_path / "optimized.keras", safe_mode=True)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(infer(loaded, x), infer(model, x), rtol=1e-5, atol=1e-6)

@@ -7,7 +7,7 @@ import pytest
 import tf_keras
 
 from keras_famous import analysis, registry
-from conftest import advance_name_counters, assert_close_to_magnitude, random_images
+from conftest import infer, advance_name_counters, assert_close_to_magnitude, random_images
 
 KERAS_MODELS = [
     (spec.name, variant, ref.model)
@@ -70,7 +70,7 @@ def test_same_graph_weights_and_outputs(name, variant, keras_name, tmp_path):
         ]
     )
     images = random_images(reference.input_shape[1:])
-    expected = reference.predict(images, verbose=0)
+    expected = infer(reference, images)
     path = str(tmp_path / f"{keras_name}.h5")
     reference.save_weights(path)
     # Keras 2 wrote DenseNet's "conv1/conv" where Keras 3 (which forbids "/") has "conv1_conv".
@@ -85,7 +85,7 @@ def test_same_graph_weights_and_outputs(name, variant, keras_name, tmp_path):
     advance_name_counters(keras)  # our names are keras.applications' fresh-session names in any session
     ours = registry.build_variant(name, variant, weights=path)
     assert _weighted_layers(ours) == ref_layers  # same names, same weights in the same order
-    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+    assert_close_to_magnitude(infer(ours, images), expected, 1e-5)
 
 
 def test_graph_statistics_equal_keras_applications():
@@ -128,7 +128,7 @@ def test_headless_models_match_keras_pooling():
         ours = registry.get_model("resnet50", include_top=False, pooling=pooling, input_shape=(64, 64, 3))
         ours.set_weights(reference.get_weights())
         images = random_images((64, 64, 3))
-        assert_close_to_magnitude(ours.predict(images, verbose=0), reference.predict(images, verbose=0), 1e-5)
+        assert_close_to_magnitude(infer(ours, images), infer(reference, images), 1e-5)
 
 
 @pytest.mark.parametrize("name", [pytest.param("ResNeXt50"), pytest.param("ResNeXt101", marks=pytest.mark.slow)])
@@ -148,10 +148,10 @@ def test_keras_applications_resnext_h5(name, tmp_path):
         ]
     )
     images = random_images((224, 224, 3))
-    expected = reference.predict(images, verbose=0)
+    expected = infer(reference, images)
     path = str(tmp_path / f"{name}.h5")
     reference.save_weights(path)
     del reference
     tf_keras.backend.clear_session()
     ours = registry.build_variant(name, "keras", weights=path)
-    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+    assert_close_to_magnitude(infer(ours, images), expected, 1e-5)

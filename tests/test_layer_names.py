@@ -11,7 +11,7 @@ import tf_keras
 
 import keras_famous
 from keras_famous import registry
-from conftest import advance_name_counters, assert_close_to_magnitude, random_images
+from conftest import infer, advance_name_counters, assert_close_to_magnitude, random_images
 
 # keras.applications' layouts whose keras.applications builders leave layers unnamed, at small inputs
 UNNAMED_IN_KERAS = {"InceptionV3": (75, 75, 3), "Xception": (71, 71, 3), "InceptionResNetV2": (75, 75, 3)}
@@ -22,14 +22,14 @@ def test_weights_saved_from_an_earlier_build_load_into_a_later_one(name, tmp_pat
     builder, shape = getattr(keras_famous, name), UNNAMED_IN_KERAS[name]
     first = builder(include_top=False, input_shape=shape)
     images = random_images(shape)
-    expected = first.predict(images, verbose=0)
+    expected = infer(first, images)
     first.save_weights(tmp_path / "first.weights.h5")
     first.save(tmp_path / "first.keras")
     advance_name_counters(keras)
     for file_name in ("first.weights.h5", "first.keras"):
         again = builder(include_top=False, input_shape=shape, weights=str(tmp_path / file_name))
         assert [layer.name for layer in again.layers] == [layer.name for layer in first.layers]
-        np.testing.assert_array_equal(again.predict(images, verbose=0), expected)
+        np.testing.assert_array_equal(infer(again, images), expected)
 
 
 @pytest.mark.parametrize("name", UNNAMED_IN_KERAS)
@@ -48,12 +48,12 @@ def test_keras_2_numbered_legacy_files_load_by_order(name, tmp_path):
         ]
     )
     images = random_images(shape)
-    expected = reference.predict(images, verbose=0)
+    expected = infer(reference, images)
     reference.save_weights(tmp_path / "numbered.h5")
     del reference
     tf_keras.backend.clear_session()
     ours = getattr(keras_famous, name)(include_top=False, input_shape=shape, weights=str(tmp_path / "numbered.h5"))
-    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-5)
+    assert_close_to_magnitude(infer(ours, images), expected, 1e-5)
 
 
 def test_legacy_file_of_another_network_names_the_position_and_both_layers(tmp_path):
@@ -80,7 +80,7 @@ def test_keras_3_file_written_in_a_busy_session_loads_by_structure(tmp_path):
     reference = keras.applications.Xception(weights=None, include_top=False, input_shape=(71, 71, 3))
     assert "conv2d" not in {layer.name for layer in reference.layers}
     images = random_images((71, 71, 3))
-    expected = reference.predict(images, verbose=0)
+    expected = infer(reference, images)
     reference.save_weights(tmp_path / "busy.weights.h5")
     ours = keras_famous.Xception(include_top=False, input_shape=(71, 71, 3), weights=str(tmp_path / "busy.weights.h5"))
-    np.testing.assert_array_equal(ours.predict(images, verbose=0), expected)
+    np.testing.assert_array_equal(infer(ours, images), expected)

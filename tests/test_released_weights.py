@@ -26,7 +26,7 @@ from safetensors.numpy import load_file
 
 import keras_famous
 from keras_famous import registry, weights
-from conftest import assert_close_to_magnitude, random_images, serving, write_manifest
+from conftest import infer, assert_close_to_magnitude, random_images, serving, write_manifest
 from release_fixtures import fixture_path, write_release_fixture
 
 RAW_ENTRIES = json.loads(resources.files("keras_famous.weights").joinpath("manifest.json").read_text())["entries"]
@@ -114,7 +114,7 @@ def _build(entry, include_top, **options):
 
 
 def _main_output(model, images):
-    outputs = model.predict(images, verbose=0)
+    outputs = infer(model, images)
     return outputs[0] if isinstance(outputs, list) else outputs
 
 
@@ -227,4 +227,4 @@ def test_data_parallel_checkpoints_load(tmp_path):
         input_shape=(64, 64, 3),
         classifier_activation=None,
     )
-    assert_close_to_magnitude(model.predict(images, verbose=0), expected, 1e-4)
+    assert_close_to_magnitude(infer(model, images), expected, 1e-4)

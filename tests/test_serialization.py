@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from keras_famous import registry
-from conftest import EXPORTED_MODELS, random_images
+from conftest import infer, EXPORTED_MODELS, random_images
 
 DEEPER_SIBLINGS = {
     "ResNet101": "ResNet50", "ResNet152": "ResNet50", "ResNet101V2": "ResNet50V2", "ResNet152V2": "ResNet50V2",
@@ -44,12 +44,12 @@ def test_keras_round_trip_safe_mode(name, variant, tmp_path):
     shape = (96, 96, default_shape[-1]) if default_shape[0] > 96 and not has_aux else default_shape
     model = registry.build_variant(name, variant, input_shape=shape)
     images = random_images(model.input_shape[1:], batch=1)
-    expected = model.predict(images, verbose=0)
+    expected = infer(model, images)
     path = tmp_path / "model.keras"
     model.save(path)
     keras.backend.clear_session()
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_equal(reloaded.predict(images, verbose=0), expected)
+    np.testing.assert_equal(infer(reloaded, images), expected)
     assert [layer.name for layer in reloaded.layers] == [layer.name for layer in model.layers]
 
 

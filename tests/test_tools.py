@@ -15,7 +15,7 @@ import torchvision
 
 import keras_famous
 from keras_famous import datasets
-from conftest import one_file_entry, serving, write_manifest
+from conftest import infer, one_file_entry, serving, write_manifest
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
@@ -44,7 +44,7 @@ def test_evaluate_tool_on_a_class_directory(tmp_path):
     top1 = float(reported.split("top-1 ")[1].split(",")[0])
 
     model = keras_famous.LeNet5(weights="digits")
-    scores = model.predict(pixels.astype("float32") / 255 * 1.275 - 0.1, verbose=0)
+    scores = infer(model, pixels.astype("float32") / 255 * 1.275 - 0.1)
     assert "80 images" in reported and "preprocess=digits" in reported
     assert top1 == round(float(np.mean(scores.argmax(axis=1) == y)), 4)
 

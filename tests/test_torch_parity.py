@@ -10,7 +10,7 @@ import torchvision
 
 from keras_famous import registry
 from keras_famous.convert import state_dict as tv_convert
-from conftest import assert_close_to_magnitude, random_images
+from conftest import infer, assert_close_to_magnitude, random_images
 
 TORCH_MODELS = [
     (spec.name, variant, ref)
@@ -151,7 +151,7 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
         if source == "safetensors":  # start from other weights, so that the second load must do everything
             ours.set_weights([np.zeros_like(w) for w in ours.get_weights()])
             registry.load_weights(ours, safe, name, variant)
-        outputs = ours.predict(images, verbose=0)
+        outputs = infer(ours, images)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         assert len(outputs) == len(expected)
         for actual, wanted in zip(outputs, expected):
@@ -163,7 +163,7 @@ def test_logits_match_reference(name, variant, ref, tmp_path):
     features = features.transpose(0, 2, 3, 1) if features.ndim == 4 else features
     no_aux = {"aux_logits": False} if "aux_logits" in registry.get_spec(name).variants[variant].kwargs else {}
     headless = registry.build_variant(name, variant, include_top=False, pooling=pooling, weights=str(safe), **no_aux)
-    assert_close_to_magnitude(headless.predict(images, verbose=0), features, 1e-4)
+    assert_close_to_magnitude(infer(headless, images), features, 1e-4)
 
 
 def test_wrong_checkpoint_is_refused_and_model_untouched():
@@ -187,4 +187,4 @@ def test_headless_model_loads_without_classifier():
     reference.fc = torch.nn.Identity()
     with torch.no_grad():
         expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
-    assert_close_to_magnitude(ours.predict(images, verbose=0), expected, 1e-4)
+    assert_close_to_magnitude(infer(ours, images), expected, 1e-4)

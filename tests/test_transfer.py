@@ -10,6 +10,7 @@ import pytest
 import keras_famous
 import keras_famous as kf
 from keras_famous import preprocessing, transfer
+from conftest import infer
 
 # One network of every family, at a small input where the family allows it (name, variant, input side).
 FAMILY_MEMBERS = [
@@ -40,9 +41,9 @@ def test_coarsest_feature_is_the_headless_model_output():
     backbone = kf.ResNet18(include_top=False, input_shape=(64, 64, 3))
     extractor = transfer.feature_extractor(backbone)
     x = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
-    features = extractor.predict(x, verbose=0)
+    features = infer(extractor, x)
     assert list(features) == ["stride_4", "stride_8", "stride_16", "stride_32"]
-    np.testing.assert_allclose(features["stride_32"], backbone.predict(x, verbose=0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(features["stride_32"], infer(backbone, x), rtol=1e-6, atol=1e-6)
     assert features["stride_4"].shape == (2, 16, 16, 64) and features["stride_16"].shape == (2, 4, 4, 256)
 
 
@@ -133,7 +134,7 @@ def test_classifier_round_trips_through_keras_file(tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path, safe_mode=True)
     x, _ = _data(2)
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(infer(loaded, x), infer(model, x), rtol=1e-5, atol=1e-6)
 
 
 def test_preprocess_input_follows_the_weights_source():

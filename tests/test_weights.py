@@ -15,7 +15,7 @@ import torchvision
 
 import keras_famous
 from keras_famous import registry, weights
-from conftest import assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
+from conftest import infer, assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
 
 SIZE = (64, 64, 3)
 
@@ -57,24 +57,24 @@ def test_torch_checkpoints_load_by_path(resnet18_files, suffix):
     directory, images, logits, features = resnet18_files
     path = str(directory / f"resnet18.{suffix}")
     model = keras_famous.ResNet18(variant="torchvision", weights=path, classifier_activation=None)
-    assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
+    assert_close_to_magnitude(infer(model, images), logits, 1e-4)
     headless = keras_famous.ResNet18(
         variant="torchvision", weights=path, include_top=False, pooling="avg", input_shape=SIZE
     )
-    assert_close_to_magnitude(headless.predict(random_images(SIZE), verbose=0), features, 1e-4)
+    assert_close_to_magnitude(infer(headless, random_images(SIZE)), features, 1e-4)
 
 
 def test_keras_formats_load_by_path(tmp_path):
     source = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, include_top=False)
     images = random_images(SIZE)
-    expected = source.predict(images, verbose=0)
+    expected = infer(source, images)
     source.save_weights(tmp_path / "r.weights.h5")
     source.save(tmp_path / "r.keras")
     for name in ("r.weights.h5", "r.keras"):
         model = keras_famous.ResNet18(
             variant="torchvision", input_shape=SIZE, include_top=False, weights=str(tmp_path / name)
         )
-        np.testing.assert_allclose(model.predict(images, verbose=0), expected, atol=1e-6)
+        np.testing.assert_allclose(infer(model, images), expected, atol=1e-6)
     # a file saved with the top loads into a model built without it (by layer name, classifier skipped)
     full = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, classes=4)
     full.save_weights(tmp_path / "full.weights.h5")
@@ -149,7 +149,7 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     sha256 = hashlib.sha256((directory / "resnet18.safetensors").read_bytes()).hexdigest()
     _manifest(tmp_path, monkeypatch, f"{served}/resnet18.safetensors", {"sha256": sha256})
     model = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
-    assert_close_to_magnitude(model.predict(images, verbose=0), logits, 1e-4)
+    assert_close_to_magnitude(infer(model, images), logits, 1e-4)
     files = _cache_files(tmp_path)
     assert len(files) == 3  # no temporary files left behind
     assert files[0].startswith("converted/ResNet18_torchvision_") and files[0].endswith(f"_{sha256[:16]}.h5")
@@ -161,7 +161,7 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     # The second build is a cache hit: no server needed, the converted file is used.
     _manifest(tmp_path, monkeypatch, "http://127.0.0.1:9/resnet18.safetensors", {"sha256": sha256})
     again = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
-    assert_close_to_magnitude(again.predict(images, verbose=0), logits, 1e-4)
+    assert_close_to_magnitude(infer(again, images), logits, 1e-4)
     headless = keras_famous.ResNet18(variant="torchvision", weights="imagenet", include_top=False, input_shape=SIZE)
     assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 4  # a converted file per layout
 
@@ -253,7 +253,7 @@ def test_shipped_lenet5_scores_what_its_reference_records():
     entry = next(ref for ref in keras_famous.registry.get_spec("LeNet5").variants["original"].references if ref.top1)
     (_, _), (x_test, y_test) = datasets.digits_32x32()
     model = keras_famous.LeNet5(weights="digits")
-    scores = model.predict(x_test, verbose=0)
+    scores = infer(model, x_test)
     ranked = np.argsort(-scores, axis=1)
     top1 = float(np.mean(ranked[:, 0] == y_test))
     top5 = float(np.mean((ranked[:, :5] == y_test[:, None]).any(axis=1)))

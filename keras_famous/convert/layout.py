@@ -19,11 +19,14 @@ def conv_kernel(weight):
 def dense_kernel(weight, flattened_from=None):
     """(out, in) -> (in, out). If the input was flattened from an (H, W, C) map, PyTorch flattened it
     as C, H, W: reorder the input axis to Keras' H, W, C."""
-    if flattened_from is not None:
-        height, width, channels = flattened_from
-        weight = weight.reshape(weight.shape[0], channels, height, width).transpose(0, 2, 3, 1)
-        weight = weight.reshape(weight.shape[0], -1)
-    return np.ascontiguousarray(weight.T)
+    if flattened_from is None:
+        return np.ascontiguousarray(weight.T)
+    height, width, channels = flattened_from
+    outputs = weight.shape[0]
+    # one copy (VGG's fc6 kernel is 400 MB): (out, C, H, W) -> (H, W, C, out) -> (H * W * C, out)
+    return np.ascontiguousarray(weight.reshape(outputs, channels, height, width).transpose(2, 3, 1, 0)).reshape(
+        -1, outputs
+    )
 
 
 def _flattened_from(layer):
