@@ -26,8 +26,8 @@ def main():
     parser.add_argument("images", nargs="+")
     parser.add_argument("--weights", default="imagenet")
     args = parser.parse_args()
-    model = keras_famous.ResNeXt50(weights=args.weights)
-    x = keras_famous.preprocess_input(load_images(args.images, (224, 224)), "ResNeXt50")  # caffe mode, as trained
+    model = keras_famous.ResNeXt50(weights=args.weights, include_preprocessing=True)  # scales as trained (caffe)
+    x = load_images(args.images, (224, 224))
     for path, top5 in zip(args.images, keras_famous.decode_predictions(model.predict(x, verbose=0), top=5)):
         print(path)
         for wnid, name, score in top5:

@@ -3,9 +3,9 @@
     python examples/fine_tune_image_folder.py DATA_DIR [--backbone ResNet50] [--weights imagenet] [--size 224]
 
 Train the new head with the backbone frozen (its BatchNormalization layers stay in inference mode), then
-unfreeze the last stage and continue with a 100x lower learning rate: `transfer.fine_tune`. The inputs are
-scaled as the backbone's weights expect (`keras_famous.preprocess_input`), and augmented with Keras 3's own
-RandAugment-style layers.
+unfreeze the last stage and continue with a 100x lower learning rate: `transfer.fine_tune`. The backbone is
+built with `include_preprocessing=True`: it scales the pixels as its weights expect, so the dataset feeds raw
+RGB pixels in [0, 255] (and so does the saved model at inference), augmented with Keras 3's own layers.
 """
 
 import argparse
@@ -13,7 +13,6 @@ import argparse
 import keras
 import tensorflow as tf
 
-import keras_famous
 from keras_famous import registry, transfer
 
 
@@ -34,22 +33,22 @@ def main():
         args.data_dir, image_size=size, batch_size=32, validation_split=0.2, subset="both", seed=0
     )
     classes = train.class_names
-    spec = registry.get_spec(args.backbone)
     augment = keras.Sequential(
         [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.05), keras.layers.RandomZoom(0.1)]
     )
-
-    def prepare(images, labels, training):
-        images = augment(images, training=True) if training else images
-        scaled = tf.numpy_function(lambda x: keras_famous.preprocess_input(x, spec.name), [images], tf.float32)
-        scaled.set_shape(images.shape)
-        return scaled, labels
-
-    train = train.map(lambda x, y: prepare(x, y, True)).prefetch(tf.data.AUTOTUNE)
-    val = val.map(lambda x, y: prepare(x, y, False)).prefetch(tf.data.AUTOTUNE)
+    train = train.map(lambda x, y: (augment(x, training=True), y)).prefetch(tf.data.AUTOTUNE)
+    val = val.prefetch(tf.data.AUTOTUNE)
 
     weights = None if args.weights == "none" else args.weights
-    model = transfer.classifier(args.backbone, classes=len(classes), weights=weights, input_shape=(*size, 3))
+    backbone = registry.get_model(  # takes pixels in [0, 255]
+        args.backbone,
+        include_top=False,
+        pooling="avg",
+        weights=weights,
+        input_shape=(*size, 3),
+        include_preprocessing=True,
+    )
+    model = transfer.classifier(backbone, classes=len(classes))
     transfer.fine_tune(
         model,
         train,

@@ -13,7 +13,8 @@ import keras
 
 from . import weights as weights_lib
 from .blocks import global_pool
-from .spec import InputContract, ModelSpec
+from .layers import ImagePreprocessing
+from .spec import PREPROCESSING_MODES, InputContract, ModelSpec
 
 POOLING_CHOICES = (None, "avg", "max")
 
@@ -37,6 +38,11 @@ BUILDER_ARGS_DOC = """
             It is always computed in float32, whatever the dtype policy. With pre-trained weights
             only `None` and `"softmax"` are allowed.
         name: the name of the model.
+        include_preprocessing: `False` (the model takes inputs scaled as its weights expect, e.g. by
+            `keras_famous.preprocess_input`), `True` (the model starts with a layer applying the preprocessing
+            mode the variant's weights were trained with, so it takes RGB, or LeNet5's grayscale, pixels in
+            [0, 255]) or a mode, one of "caffe", "torch", "tf" and "digits" (needed for a variant without
+            pretrained weights, which declares no mode).
 """
 
 
@@ -76,6 +82,37 @@ def check_positive_int(model_name, argument, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"`{argument}` must be a positive integer for {model_name}; received {argument}={value!r}.")
     return int(value)
+
+
+def check_preprocessing(model_name, variant, include_preprocessing, declared_mode):
+    """The preprocessing mode `include_preprocessing` asks for (None: no preprocessing layer): True means the
+    variant's `declared_mode` (the mode of its weights), a string names a mode of PREPROCESSING_MODES."""
+    if include_preprocessing is False:
+        return None
+    if include_preprocessing is True:
+        if declared_mode is None:
+            raise ValueError(
+                f"`include_preprocessing=True` applies the preprocessing mode of the variant's pretrained weights, "
+                f"but {model_name} variant {variant!r} has no weights, so it declares no mode. Pass the mode to apply "
+                f"instead, one of {PREPROCESSING_MODES}: e.g. include_preprocessing='tf'."
+            )
+        return declared_mode
+    if isinstance(include_preprocessing, str) and include_preprocessing in PREPROCESSING_MODES:
+        return include_preprocessing
+    raise ValueError(
+        f"`include_preprocessing` must be True, False or a preprocessing mode, one of {PREPROCESSING_MODES}, for "
+        f"{model_name}; received include_preprocessing={include_preprocessing!r}."
+    )
+
+
+def _check_preprocessing_channels(model_name, mode, image_input):
+    channels = image_input.shape[-1]
+    if mode in ImagePreprocessing.RGB_MODES and channels != 3:
+        raise ValueError(
+            f"`include_preprocessing` mode {mode!r} scales 3 RGB channels, but the {model_name} input has "
+            f"{channels} channel(s) (shape {tuple(image_input.shape[1:])}). Use include_preprocessing='tf' or "
+            "'digits', or False."
+        )
 
 
 def _check_activation(model_name, classifier_activation, pretrained):
@@ -219,14 +256,17 @@ def build_application(
     classes=1000,
     classifier_activation="softmax",
     name: Optional[str] = None,
+    include_preprocessing=False,
 ):
     """Validates the keras.applications arguments and assembles `spec`'s model drawn as `variant`.
 
     `backbone(x)` returns the last feature map; `top(x, classes, classifier_activation)` returns the
-    classifier output. `contract` defaults to the spec's. The weights hook gets the variant's name map.
+    classifier output. `contract` defaults to the spec's. With `include_preprocessing` the image input goes
+    through an `ImagePreprocessing` layer named "preprocessing" (no weights) before `backbone`. The weights hook
+    gets the variant's name map.
     """
     model_name = spec.name
-    variant, _ = spec.variant(variant)
+    variant, layout = spec.variant(variant)
     contract = contract or spec.contract
     classes = check_arguments(
         model_name,
@@ -239,10 +279,15 @@ def build_application(
     )
     if name is not None and not isinstance(name, str):
         raise ValueError(f"`name` must be a string for {model_name}; received name={name!r}.")
+    mode = check_preprocessing(model_name, variant, include_preprocessing, layout.preprocessing)
     image_input, inputs = make_input(
         model_name, input_tensor, input_shape, contract, include_top=include_top, weights=weights
     )
-    x = backbone(image_input)
+    x = image_input
+    if mode is not None:
+        _check_preprocessing_channels(model_name, mode, image_input)
+        x = ImagePreprocessing(mode, name="preprocessing")(x)
+    x = backbone(x)
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name or model_name.lower())
     return weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant))

@@ -6,7 +6,9 @@ before TensorFlow loads; `python -m keras_famous.cli` works too but shows Tensor
 """
 
 import argparse
+import contextlib
 import os
+import re
 import sys
 
 
@@ -94,7 +96,7 @@ def cmd_summary(args):
     variant, _ = spec.variant(args.variant)
     kwargs = {}
     if args.input_shape:
-        kwargs = {"input_shape": tuple(int(d) for d in args.input_shape.split(",")), "include_top": args.include_top}
+        kwargs = {"input_shape": _input_shape(args.input_shape), "include_top": args.include_top}
     model = registry.build_variant(spec.name, variant, **kwargs)
     rows = analysis.layer_table(model)
     header = ["Layer", "Type", "Output shape", "Params", "Activations", "Memory (KiB)", "MACs"]
@@ -166,18 +168,63 @@ def cmd_convert(args):
     return 0
 
 
-def cmd_export(args):
+def _input_shape(text):
+    """--input-shape "H,W,C" as a tuple of positive integers, or an error naming the flag."""
+    try:
+        shape = tuple(int(side) for side in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(
+            f"--input-shape must be HEIGHT,WIDTH,CHANNELS in positive integers, e.g. 224,224,3; got {text!r}."
+        )
+    return shape
+
+
+@contextlib.contextmanager
+def _argument_errors_as_flags(**flags):
+    """ValueErrors of the library name Python arguments (`input_shape`); on the command line say the flag."""
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        for argument, flag in flags.items():
+            message = message.replace(f"`{argument}`", flag).replace(f"{argument}=", f"{flag} ")
+            message = re.sub(rf"\b{argument}\b", flag, message)
+        raise ValueError(message) from None
+
+
+def _representative(path):
     import numpy as np
 
-    from . import export, registry
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--representative {path}: not a readable .npy array of typical inputs ({error}).") from None
 
+
+def cmd_export(args):
+    from . import export, files, registry
+
+    files.check_writable_target(args.output, args.force, "--force")
+    if args.quantize == "int8" and not args.representative:
+        raise ValueError(
+            "--quantize int8 needs --representative FILE.npy: typical inputs to calibrate the int8 ranges."
+        )
+    if args.quantize and args.format != "tflite":
+        raise ValueError(f"--quantize applies to --format tflite only; received --format {args.format}.")
     spec = registry.get_spec(args.name)
     variant, _ = spec.variant(args.variant)
     kwargs = {"weights": args.weights}
     if args.input_shape:
-        kwargs["input_shape"] = tuple(int(d) for d in args.input_shape.split(","))
-    model = registry.build_variant(spec.name, variant, **kwargs)
-    representative = np.load(args.representative) if args.representative else None
+        kwargs["input_shape"] = _input_shape(args.input_shape)
+    with _argument_errors_as_flags(input_shape="--input-shape", weights="--weights", variant="--variant"):
+        model = registry.build_variant(spec.name, variant, **kwargs)
+    representative = None
+    if args.representative:
+        representative = export.check_representative_data(
+            model, _representative(args.representative), "--representative"
+        )
     report = export.export(
         model,
         args.output,
@@ -248,12 +295,17 @@ def build_parser():
     p_convert.add_argument("--no-top", dest="include_top", action="store_false", help="convert the backbone only")
     p_convert.add_argument("--force", action="store_true", help="overwrite an existing output")
     p_convert.set_defaults(func=cmd_convert)
-    p_export = add_parser("export", help="export a model to SavedModel or TFLite, verified against Keras")
+    p_export = add_parser("export", help="export a model to SavedModel, TFLite or ONNX, verified against Keras")
     p_export.add_argument("name")
-    p_export.add_argument("--output", required=True, help="a directory (saved_model) or FILE.tflite")
+    p_export.add_argument("--output", required=True, help="a directory (saved_model), FILE.tflite or FILE.onnx")
     p_export.add_argument("--variant", default=None)
     p_export.add_argument("--weights", default=None, help="'imagenet', 'digits' or a weights file")
-    p_export.add_argument("--format", default="tflite", choices=("saved_model", "tflite"))
+    p_export.add_argument(
+        "--format",
+        default="tflite",
+        choices=("saved_model", "tflite", "onnx"),
+        help="onnx: pip install keras-famous[onnx]",
+    )
     p_export.add_argument("--quantize", default=None, choices=("float16", "dynamic", "int8"))
     p_export.add_argument("--representative", default=None, help="a .npy of typical inputs (needed for int8)")
     p_export.add_argument("--input-shape", default=None, help="e.g. 160,160,3")
@@ -287,7 +339,7 @@ def main(argv=None):
     _quiet_tensorflow(args.verbose)
     try:
         return args.func(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ImportError) as error:
         print(f"keras-famous: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,15 +1,16 @@
-"""SavedModel and TFLite export that checks itself.
+"""SavedModel, TFLite and ONNX export that checks itself.
 
-`export(model, path, format="saved_model" | "tflite", quantize=None | "float16" | "dynamic" | "int8",
-representative_data=None)` writes the artifact atomically (a temporary sibling, then a rename; an
-existing output is kept unless `overwrite=True`), then runs it - the SavedModel through TensorFlow,
-the TFLite flatbuffer through the LiteRT interpreter (`ai-edge-litert`) - on sample inputs and
-compares it with the Keras model. It raises if the largest difference exceeds the format's tolerance
+`export(model, path, format="saved_model" | "tflite" | "onnx", quantize=None | "float16" | "dynamic" |
+"int8", representative_data=None)` writes the artifact atomically (a temporary sibling, then one rename;
+an existing output is kept unless `overwrite=True`), then runs it - the SavedModel through TensorFlow,
+the TFLite flatbuffer through the LiteRT interpreter (`ai-edge-litert`), the ONNX model through ONNX
+Runtime (`pip install keras-famous[onnx]`) - on sample inputs and compares it with the Keras model. It raises if the largest difference exceeds the format's tolerance
 (relative to the largest Keras output) or, for quantized formats, if top-1 agreement drops below its
 floor:
 
     format / quantize        max |diff| / max |keras|   top-1 agreement
     saved_model              1e-5                       -
+    onnx                     1e-4                       -
     tflite (float32)         1e-4                       -
     tflite float16           2e-2                       -
     tflite dynamic           1e-1                       -
@@ -33,21 +34,24 @@ from typing import Optional
 
 import numpy as np
 
+from . import artifacts
 from .files import atomic_path, check_writable_target
 from .inference import inference_model
 from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
 from .metrics import top1_agreement
+from .onnx_runtime import ONNXModel
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "onnx")
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 TOLERANCES = {
     ("saved_model", None): 1e-5,
+    ("onnx", None): 1e-4,
     ("tflite", None): 1e-4,
     ("tflite", "float16"): 2e-2,
     ("tflite", "dynamic"): 1e-1,
 }
 INT8_MIN_AGREEMENT = 0.8
-SIGNATURE = "serving_default"
+SIGNATURE = artifacts.SIGNATURE
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,32 @@ def _check_arguments(path, format, quantize, representative_data, overwrite):
         )
     if quantize == "int8" and representative_data is None:
         raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
+    if format == "onnx":
+        artifacts.require_onnx()
     check_writable_target(path, overwrite)
+
+
+def check_representative_data(model, data, name="`representative_data`"):
+    """`data` as a float32 array of typical inputs of `model`, shape (N, *model input), N >= 1, finite; else a
+    ValueError naming `name` (the argument, or the CLI flag) and the shape expected."""
+    expected = tuple(model.input_shape[1:])
+    wanted = f"(N, {', '.join(str(d) for d in expected)}) with N >= 1"
+    try:
+        array = np.asarray(data, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of typical model inputs of shape {wanted}; {error}.") from None
+    if (
+        array.ndim != len(expected) + 1
+        or len(array) == 0
+        or any(want is not None and got != want for got, want in zip(array.shape[1:], expected))
+    ):
+        raise ValueError(
+            f"{name} must be typical model inputs of shape {wanted} (a batch, as the model takes them); "
+            f"received shape {array.shape}."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} holds NaN or infinite values; calibrate on real inputs.")
+    return array
 
 
 def _single_output(model):
@@ -84,42 +113,14 @@ def _single_output(model):
         )
 
 
-def _write_saved_model(model, directory):
-    import tensorflow as tf
-    from keras.export import ExportArchive
-
-    archive = ExportArchive()
-    archive.track(model)
-    spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name="images")
-    archive.add_endpoint(SIGNATURE, lambda images: model(images, training=False), input_signature=[spec])
-    archive.write_out(directory, verbose=False)
-
-
-def _tflite_bytes(saved_model_dir, quantize, representative_data):
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir, signature_keys=[SIGNATURE])
-    if quantize is not None:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    if quantize == "float16":
-        converter.target_spec.supported_types = [tf.float16]
-    if quantize == "int8":
-        samples = np.asarray(representative_data, dtype="float32")
-
-        def calibration():
-            for sample in samples:
-                yield [sample[None]]
-
-        converter.representative_dataset = calibration
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
-    return converter.convert()
-
-
 def run_tflite(model_path_or_bytes, inputs):
     """Runs a TFLite model with the LiteRT interpreter on float `inputs` (see TFLiteModel)."""
     return TFLiteModel(model_path_or_bytes)(inputs)
+
+
+def run_onnx(model_path_or_bytes, inputs):
+    """Runs an ONNX model with ONNX Runtime on float `inputs` (see onnx_runtime.ONNXModel)."""
+    return ONNXModel(model_path_or_bytes)(inputs)
 
 
 def _run_saved_model(directory, inputs):
@@ -154,7 +155,8 @@ def _sample_inputs(model, sample_inputs, representative_data):
 def _verify(format, quantize, artifact, inputs, expected):
     """(max |diff|, relative diff, top-1 agreement) of the artifact against the Keras outputs; raises
     beyond the format's tolerance."""
-    actual = _run_saved_model(artifact, inputs) if format == "saved_model" else run_tflite(artifact, inputs)
+    run = {"saved_model": _run_saved_model, "tflite": run_tflite, "onnx": run_onnx}[format]
+    actual = run(artifact, inputs)
     difference = float(np.max(np.abs(actual - expected)))
     relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
     agreement = top1_agreement(actual, expected)
@@ -204,6 +206,10 @@ def export(
             raise ValueError("`saved_model_path` applies to format='tflite' (the SavedModel is its source).")
         saved_model_path = os.path.abspath(os.fspath(saved_model_path))
         _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
+    if representative_data is not None:
+        representative_data = check_representative_data(model, representative_data)
+    if sample_inputs is not None:
+        sample_inputs = check_representative_data(model, sample_inputs, "`sample_inputs`")
     reference = model
     if optimize:
         model = inference_model(model)
@@ -213,6 +219,10 @@ def export(
     with contextlib.ExitStack() as outputs:
         if format == "saved_model":
             artifact = saved_model_dir = outputs.enter_context(atomic_path(path, directory=True))
+            artifacts.write_saved_model(model, saved_model_dir)
+        elif format == "onnx":
+            artifact = outputs.enter_context(atomic_path(path, suffix=".onnx"))
+            artifacts.write_onnx(model, artifact)
         else:
             artifact = outputs.enter_context(atomic_path(path, suffix=".tflite"))
             if saved_model_path is not None:
@@ -222,10 +232,9 @@ def export(
                     dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.tmp-"
                 )
                 saved_model_dir = os.path.join(outputs.enter_context(scratch), "saved_model")
-        _write_saved_model(model, saved_model_dir)
-        if format == "tflite":
+            artifacts.write_saved_model(model, saved_model_dir)
             with open(artifact, "wb") as handle:
-                handle.write(_tflite_bytes(saved_model_dir, quantize, representative_data))
+                handle.write(artifacts.tflite_bytes(saved_model_dir, quantize, representative_data))
         checks = {format: (None, None, None), "saved_model": (None, None, None)}
         if verify:
             inputs = _sample_inputs(model, sample_inputs, representative_data)

@@ -12,11 +12,21 @@ Nested Functional models (a `transfer.classifier` backbone) are rewritten recurs
 computes what the original computes in inference mode, to float rounding (tested per family).
 """
 
+import contextlib
+import logging
+import math
+import os
+import statistics
+import time
+import warnings
+
 import keras
 import numpy as np
 
-from . import graph
+from . import artifacts, graph
 from .layers import ChannelSlice
+from .litert import TFLiteModel
+from .onnx_runtime import ONNXModel
 
 FOLDABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
@@ -150,33 +160,181 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
 
 
-def predictor(model, *, optimize=True, jit_compile=True, batch_size=32):
-    """keras_famous' default inference path: a callable `images -> numpy outputs` running `model`'s
-    inference form (`inference_model`, when `optimize`) compiled once per input shape, with XLA when
-    `jit_compile`. Unlike `model.predict` it has no per-call data-adapter and callback overhead (which
-    dominates at batch 1); inputs larger than `batch_size` are run in batches of `batch_size`.
-    On the TensorFlow backend this is a `tf.function`; on JAX and torch, `predict_on_batch` of the
-    model compiled with `jit_compile`."""
-    if batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
-    fast = inference_model(model) if optimize else model
-    if keras.backend.backend() == "tensorflow":
+ENGINES = {
+    "tensorflow": "tf.function of the inference graph",
+    "xla": "tf.function of the inference graph, compiled with XLA (jit_compile)",
+    "litert": "LiteRT (XNNPACK) on an in-memory float32 TFLite of the inference graph",
+    "onnxruntime": "ONNX Runtime on an in-memory ONNX model of the inference graph (pip install keras-famous[onnx])",
+    "jax": "the model compiled with jit_compile, on the JAX backend",
+    "torch": "the model compiled with jit_compile, on the torch backend",
+}
+VERIFY_TOLERANCE = 1e-4  # max |engine - keras| / max |keras|, as export's float32 check
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_logger():
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(level)
+
+
+def _threads():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _engine_call(name, fast):
+    """`images -> numpy` running `fast` (the inference graph) on engine `name`."""
+    if name in ("jax", "torch"):
+        fast.compile(jit_compile=True)
+        return fast.predict_on_batch
+    if name in ("tensorflow", "xla"):
         import tensorflow as tf
 
-        call = tf.function(lambda x: fast(x, training=False), jit_compile=jit_compile, reduce_retracing=True)
+        function = tf.function(lambda x: fast(x, training=False), jit_compile=name == "xla", reduce_retracing=True)
 
-        def run(batch):
-            return keras.tree.map_structure(lambda t: t.numpy(), call(tf.convert_to_tensor(batch)))
-    else:
-        fast.compile(jit_compile=jit_compile)
-        run = fast.predict_on_batch
+        def call(images):
+            with _quiet_tensorflow_logger():  # a new batch size retraces: TensorFlow warns of it, as if it were a bug
+                return keras.tree.map_structure(lambda t: t.numpy(), function(tf.convert_to_tensor(images)))
 
-    def predict(images):
-        images = np.asarray(images, dtype=fast.inputs[0].dtype)
-        if len(images) <= batch_size:
-            return run(images)
-        parts = [run(images[start : start + batch_size]) for start in range(0, len(images), batch_size)]
+        return call
+    if name == "litert":
+        runner = TFLiteModel(artifacts.float32_tflite_bytes(fast), num_threads=_threads())
+        return lambda images: runner(images, batch_size=len(images))
+    runner = ONNXModel(artifacts.onnx_bytes(fast), num_threads=_threads())
+    return runner
+
+
+class Predictor:
+    """A callable `images -> numpy outputs` (see `predictor`). `engine` is the engine that runs single images,
+    `engines` the engine per measured batch size, `timings_ms` the median call time of every engine measured."""
+
+    def __init__(self, model, calls, engines, timings_ms, batch_size):
+        self.model = model
+        self._calls = calls
+        self.engines = engines
+        self.engine = engines[min(engines)]
+        self.timings_ms = timings_ms
+        self.batch_size = batch_size
+
+    def engine_for(self, count):
+        """The engine measured at the batch size nearest `count` (in ratio)."""
+        sizes = sorted(self.engines)
+        return self.engines[min(sizes, key=lambda size: abs(math.log(count / size)))]
+
+    def __call__(self, images):
+        images = np.asarray(images, dtype="float32")
+        if len(images) == 0:
+            raise ValueError("The predictor needs at least one image; received an empty batch.")
+        parts = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            parts.append(self._calls[self.engine_for(len(chunk))](chunk))
+        if len(parts) == 1:
+            return parts[0]
         return keras.tree.map_structure(lambda *chunks: np.concatenate(chunks), *parts)
 
-    predict.model = fast
-    return predict
+    def __repr__(self):
+        return f"Predictor({self.model.name!r}, engines={self.engines})"
+
+
+def _main(outputs):
+    outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    return np.asarray(keras.ops.convert_to_numpy(outputs), dtype="float32")
+
+
+def _candidates(engine):
+    backend = keras.backend.backend()
+    available = ("tensorflow", "xla", "litert", "onnxruntime") if backend == "tensorflow" else (backend,)
+    if engine == "auto":
+        return [name for name in available if name != "onnxruntime" or artifacts.onnx_available()]
+    if engine not in available:
+        raise ValueError(
+            f"`engine` must be 'auto' or one of {available} on the {backend} backend; received engine={engine!r}."
+        )
+    if engine == "onnxruntime":
+        artifacts.require_onnx()
+    return [engine]
+
+
+def _measure(calls, images, expected, repeats, timings, log):
+    """Median ms per engine at this batch, the engines taking turns; an engine whose outputs differ from the
+    Keras model's is dropped with a warning."""
+    for name in list(calls):
+        try:
+            actual = _main(calls[name](images))  # the warm-up call: compiles, and is checked
+            error = float(np.max(np.abs(actual - expected))) / max(float(np.max(np.abs(expected))), 1e-12)
+            problem = None if error <= VERIFY_TOLERANCE else f"differs from the Keras model by {error:.3g}"
+        except Exception as exc:  # noqa: BLE001 (any engine failure means: do not use this engine)
+            problem = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        if problem:
+            warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=3)
+            del calls[name]
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call(images)
+            times[name].append(1000 * (time.perf_counter() - start))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    timings[len(images)] = medians
+    log(f"  batch {len(images)}: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in medians.items()))
+    return min(medians, key=medians.get)
+
+
+def predictor(model, *, engine="auto", optimize=True, batch_size=32, repeats=3, verbose=True):
+    """keras_famous' inference path: a `Predictor`, called as `predictor(images)` -> numpy outputs (the main output
+    of a model with auxiliary heads is all it returns when `optimize`).
+
+    It runs `model`'s inference form (`inference_model`: BatchNormalization folded, dropout and auxiliary heads
+    removed; the model itself when `optimize=False`) on the fastest float32 engine of this machine: with
+    `engine="auto"`, on the TensorFlow backend, it builds every engine of ENGINES that is installed (TensorFlow,
+    XLA, LiteRT on an in-memory TFLite, ONNX Runtime on an in-memory ONNX model), checks each one's outputs
+    against the Keras model on random inputs (within 1e-4 of the output magnitude; an engine that fails or
+    differs is dropped with a warning, never an error), and times `repeats` calls of each, the engines taking
+    turns, at batch 1 and at `batch_size`. Each call then runs on the engine measured fastest at the batch size
+    nearest its own. `engine=` forces one engine (checked the same way, an error if it fails); on the JAX and
+    torch backends the engine is the backend's compiled `predict_on_batch`. Any batch size works; inputs larger
+    than `batch_size` run in batches of `batch_size`. Choosing costs a conversion per engine and a few calls
+    (tens of seconds for a ResNet50 on two cores), so it prints the timings as it measures them unless `verbose=False`."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"`repeats` must be a positive integer; received {repeats!r}.")
+    names = _candidates(engine)
+    fast = inference_model(model) if optimize else model
+    log = print if verbose else (lambda text: None)
+    calls = {}
+    for name in names:
+        try:
+            calls[name] = _engine_call(name, fast)
+        except Exception as exc:  # noqa: BLE001
+            if engine != "auto":
+                raise
+            warnings.warn(f"predictor: engine {name!r} is not available for {model.name}: {exc}", stacklevel=2)
+    shape = tuple(d or 224 for d in model.input_shape[1:])
+    rng = np.random.default_rng(0)
+    engines, timings = {}, {}
+    if len(calls) == 1 and engine != "auto":
+        sizes = (1,)  # forced: checked once, no race to run
+    else:
+        sizes = sorted({1, int(batch_size)})
+    log(f"predictor for {model.name}: measuring {', '.join(calls)}")
+    for size in sizes:
+        images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
+        expected = _main(model(images, training=False))
+        measured = dict(calls)
+        if not measured:
+            raise RuntimeError(f"No inference engine could run {model.name}.")
+        best = _measure(measured, images, expected, repeats if len(measured) > 1 else 1, timings, log)
+        if not measured:
+            raise ValueError(f"engine={engine!r} cannot run {model.name} (see the warning above).")
+        engines[size] = best
+        for name in set(calls) - set(measured):
+            del calls[name]
+    log(f"predictor for {model.name}: {', '.join(f'batch {size}: {name}' for size, name in engines.items())}")
+    used = {name: calls[name] for name in set(engines.values())}
+    return Predictor(fast, used, engines, timings, int(batch_size))

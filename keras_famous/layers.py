@@ -8,6 +8,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from . import preprocessing
+
 PACKAGE = "keras_famous"
 
 
@@ -237,3 +239,54 @@ class ChannelSlice(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ImagePreprocessing(keras.layers.Layer):
+    """Pixels in [0, 255] (RGB, or grayscale for the tf and digits modes) -> the input of weights trained with
+    `mode`: what `keras_famous.preprocessing.scale(images, mode)` computes, with the same constants, as a layer
+    (the first layer of a model built with `include_preprocessing=True`). It has no weights and computes in
+    float32 under any dtype policy unless `dtype` is given.
+
+        caffe   RGB -> BGR, minus the ImageNet mean pixel      torch   / 255, minus the ImageNet mean, / its std
+        tf      / 127.5 - 1                                    digits  / 255 * 1.275 - 0.1 (LeNet-5)
+    """
+
+    RGB_MODES = ("caffe", "torch")  # per-channel constants: three channels
+    CAFFE_MEAN_RGB = np.ascontiguousarray(preprocessing.CAFFE_MEAN_BGR[::-1])
+
+    def __init__(self, mode, **kwargs):
+        if mode not in preprocessing.MODES:
+            raise ValueError(f"Unknown preprocessing `mode` {mode!r}; choose one of {preprocessing.MODES}.")
+        if kwargs.get("dtype") is None:
+            kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if self.mode in self.RGB_MODES and channels is not None and channels != 3:
+            raise ValueError(
+                f"Preprocessing mode {self.mode!r} scales each of 3 RGB channels, but the input has {channels} "
+                f"channel(s) (shape {tuple(input_shape)}); use mode 'tf' or 'digits' for other inputs."
+            )
+
+    def _constant(self, values):
+        return ops.convert_to_tensor(values, dtype=self.compute_dtype)
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.mode == "caffe":  # flip(x - mean_rgb) = x_bgr - mean_bgr; TFLite int8 gets flip-then-subtract wrong
+            return ops.flip(x - self._constant(self.CAFFE_MEAN_RGB), axis=-1)
+        if self.mode == "torch":
+            mean, std = self._constant(preprocessing.IMAGENET_MEAN), self._constant(preprocessing.IMAGENET_STD)
+            return (x / 255.0 - mean) / std
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        return x / 255.0 * 1.275 - 0.1
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}

@@ -3,9 +3,30 @@
 (timing it is `keras_famous.benchmarks.litert_timing`'s job).
 """
 
+import contextlib
 import os
+import sys
 
 import numpy as np
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on file descriptor 2 when an
+    interpreter starts; users should see our output, not that. Errors still reach Python as exceptions."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real descriptor 2 (some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 class TFLiteModel:
@@ -17,11 +38,12 @@ class TFLiteModel:
     def __init__(self, model_path_or_bytes, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        if isinstance(model_path_or_bytes, (bytes, bytearray)):
-            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
-        else:
-            self.interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes), num_threads=num_threads)
-        self.interpreter.allocate_tensors()
+        with _native_stderr_silenced():
+            if isinstance(model_path_or_bytes, (bytes, bytearray)):
+                self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
+            else:
+                self.interpreter = Interpreter(model_path=os.fspath(model_path_or_bytes), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
         self.source = self.interpreter.get_input_details()[0]
         self.target = self.interpreter.get_output_details()[0]
 

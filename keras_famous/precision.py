@@ -13,7 +13,8 @@ import logging
 import keras
 
 POLICIES = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
-FLOAT32_LAYERS = ("predictions",)  # the classifier: Dense (or Activation) named "predictions" in every model
+# the classifier (Dense or Activation "predictions" in every model) and include_preprocessing's input scaling
+FLOAT32_LAYERS = ("predictions", "preprocessing")
 logger = logging.getLogger(__name__)
 
 

@@ -17,6 +17,7 @@ import keras
 
 from . import registry
 from .graph import producer as _producer
+from .layers import ImagePreprocessing
 
 BACKBONE = "backbone"
 
@@ -48,7 +49,7 @@ def _feature_taps(model):
         if _spatial(source) is None or _spatial(layer.output)[0] >= _spatial(source)[0]:
             continue
         producer = _producer(source)
-        if isinstance(producer, keras.layers.InputLayer):
+        if isinstance(producer, (keras.layers.InputLayer, ImagePreprocessing)):  # the image itself, not a feature
             continue
         taps[stride_of(_spatial(source)[0])] = index[id(producer)]
     last = max(i for i, layer in enumerate(model.layers) if _spatial(layer.output) is not None)  # before any pooling

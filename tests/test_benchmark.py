@@ -30,7 +30,7 @@ def _assert_summarises_its_calls(record, batch):
 def test_predictor_is_the_model_in_inference_mode_batched():
     model = keras_famous.ResNet18(variant="torchvision", input_shape=(64, 64, 3), classes=5)
     images = random_images((64, 64, 3), batch=5, seed=2)
-    predict = inference.predictor(model, batch_size=2)  # 3 calls, the last of one image
+    predict = inference.predictor(model, engine="xla", batch_size=2)  # 3 calls, the last of one image
     expected = infer(model, images)
     np.testing.assert_allclose(predict(images), expected, atol=1e-5 * np.abs(expected).max())
     assert len(predict.model.layers) < len(model.layers)  # BatchNormalization folded away
@@ -48,7 +48,7 @@ def test_tflite_model_runs_whole_batches_like_single_images(tmp_path):
 
 @pytest.mark.slow
 def test_bench_command_writes_one_record_per_engine(tmp_path):
-    engines = "keras_famous,keras.applications,torch,tflite/int8"  # one of each kind: ~20 s each
+    engines = "keras_famous,keras.applications,torch,tflite/int8,onnxruntime"  # one of each kind: ~20 s each
     outputs = [
         "--json",
         str(tmp_path / "b.json"),
@@ -87,6 +87,9 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
     base = records[0]["images_per_s"]
     assert [r["ratio_to_keras_famous"] for r in records] == pytest.approx([r["images_per_s"] / base for r in records])
     assert document["matmul_peak_gflops"] > 1 and document["machine"]["cores"] >= 1
+    assert isinstance(document["machine"]["cpu_features"], list)  # Linux: read from /proc/cpuinfo
+    chosen = records[0]["chosen_engine"]  # what inference.predictor measured fastest in its worker
+    assert chosen in inference.ENGINES and f"keras_famous ({chosen})" in (tmp_path / "b.md").read_text()
     conv = document["tflite_conv_peak_gflops"]  # measured because a TFLite engine ran
     assert conv["float32"] > 1 and conv["int8"] > 1
     assert conv["int8_over_float32"] == pytest.approx(conv["int8"] / conv["float32"])
@@ -115,12 +118,43 @@ def test_rounds_take_turns_and_pool_their_timed_calls():
         rounds=2,
         progress=progress.append,
     )
-    assert [line.split(": ")[1].split(" (")[0] for line in progress] == ["keras_famous", "keras_famous/function"] * 2
+    order = [line.split(": ")[1].split(" (")[0] for line in progress]
+    assert order == ["keras_famous", "keras_famous/function", "keras_famous/function", "keras_famous"]
     assert [r.timed_calls for r in records] == [4, 4]
     for record in records:
         _assert_summarises_its_calls(asdict(record), batch=1)
     with pytest.raises(ValueError, match="rounds"):
         benchmarks.run(["LeNet5"], engines=["keras_famous"], rounds=0)
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5])
+def test_balanced_orders_let_each_engine_follow_each_other_engine(count):
+    rounds = count if count % 2 == 0 else 2 * count
+    orders = benchmarks.balanced_orders(count, rounds)
+    assert all(sorted(order) == list(range(count)) for order in orders)
+    pairs = [(order[i], order[i + 1]) for order in orders for i in range(count - 1)]
+    wanted = {(a, b) for a in range(count) for b in range(count) if a != b}
+    assert set(pairs) == wanted and len(pairs) == len(wanted) * (1 if count % 2 == 0 else 2)
+
+
+def test_cpu_features_are_read_and_printed():
+    info = benchmarks.cpu_info()
+    assert info["cores"] >= 1 and info["cpu"]
+    summary = benchmarks.cpu_summary(info)
+    assert "features:" in summary and "int8 dot product:" in summary
+    if info["features"] is not None:
+        flags = open("/proc/cpuinfo").read().split()
+        assert ("AVX2" in info["features"]) == ("avx2" in flags)
+
+
+def test_onnx_worker_runs_without_tensorflow(tmp_path):
+    export.export(keras_famous.LeNet5(), tmp_path / "lenet.onnx", format="onnx")
+    command = launch.command("keras_famous.benchmarks.onnx_timing", tmp_path / "lenet.onnx", 4, 1, 3, tensorflow=False)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    timed = json.loads(result.stdout.splitlines()[-1])
+    assert len(timed["latencies_ms"]) == 3 and all(latency > 0 for latency in timed["latencies_ms"])
+    assert 10 < timed["peak_mem_mb"] < 300
 
 
 def test_missing_peers_are_recorded_with_the_reason():

@@ -200,4 +200,29 @@ def test_export_lenet5_to_int8_tflite(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "as tflite int8" in result.stdout and "top-1 agreement" in result.stdout
     again = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
-    assert again.returncode != 0 and "overwrite" in again.stderr
+    assert again.returncode == 2 and "--force" in again.stderr and "overwrite=True" not in again.stderr
+
+
+def test_export_errors_name_the_flags(tmp_path, capsys):
+    """Run in-process (cli.main): the checks come before any export."""
+    import numpy as np
+
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 28, 28, 1), "float32"))
+    output = str(tmp_path / "lenet.tflite")
+    cases = {
+        ("--quantize", "int8", "--representative", str(tmp_path / "wrong.npy")): "--representative",
+        ("--quantize", "int8"): "--representative",
+        ("--quantize", "int8", "--representative", str(tmp_path / "missing.npy")): "--representative",
+        ("--input-shape", "32,32"): "--input-shape",
+        ("--input-shape", "8,8,1"): "--input-shape",
+        ("--format", "onnx", "--quantize", "float16"): "--format tflite",
+    }
+    for extra, flag in cases.items():
+        assert cli.main(["export", "LeNet5", "--output", output, *extra]) == 2
+        error = capsys.readouterr().err
+        assert flag in error and "representative_data" not in error and "input_shape" not in error, (extra, error)
+    cli.main(["export", "LeNet5", "--output", output, *list(cases)[0]])
+    assert "(N, 32, 32, 1)" in capsys.readouterr().err  # the shape the model takes
+    (tmp_path / "lenet.tflite").write_bytes(b"keep")
+    assert cli.main(["export", "LeNet5", "--output", output]) == 2
+    assert "--force" in capsys.readouterr().err and (tmp_path / "lenet.tflite").read_bytes() == b"keep"

@@ -39,6 +39,24 @@ def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
     assert int8_top1 >= keras_top1 - 0.02
 
 
+@pytest.mark.parametrize(
+    "data, shown",
+    [
+        (np.zeros((4, 28, 28, 1), "float32"), "(4, 28, 28, 1)"),  # the wrong size
+        (np.zeros((32, 32, 1), "float32"), "(32, 32, 1)"),  # one image, not a batch
+        (np.zeros((0, 32, 32, 1), "float32"), "(0, 32, 32, 1)"),  # empty
+        (np.full((2, 32, 32, 1), np.nan, "float32"), "NaN"),
+    ],
+    ids=["wrong-shape", "wrong-rank", "empty", "nan"],
+)
+def test_representative_data_is_checked_before_converting(tmp_path, data, shown):
+    model = keras_famous.LeNet5(variant="modern")
+    with pytest.raises(ValueError, match="representative_data") as error:
+        export.export(model, tmp_path / "m.tflite", format="tflite", quantize="int8", representative_data=data)
+    assert shown in str(error.value) and ("(N, 32, 32, 1)" in str(error.value) or shown == "NaN")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
     model = keras_famous.LeNet5(variant="modern")
     target = tmp_path / "m.tflite"
@@ -49,7 +67,7 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
     export.export(model, target, format="tflite", overwrite=True)
     assert target.read_bytes() != b"keep" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
     with pytest.raises(ValueError, match="`format`"):
-        export.export(model, tmp_path / "x", format="onnx")
+        export.export(model, tmp_path / "x", format="coreml")
     with pytest.raises(ValueError, match="representative_data"):
         export.export(model, tmp_path / "x.tflite", format="tflite", quantize="int8")
     googlenet = keras_famous.GoogLeNet(aux_logits=True, classes=3, input_shape=(96, 96, 3))
@@ -83,8 +101,11 @@ def test_every_model_round_trips_and_exports_to_saved_model_and_float32_tflite(t
     )
     assert report.relative_difference <= 1e-4 and report.top1_agreement == 1.0
     assert report.saved_model.relative_difference <= 1e-5 and (tmp_path / "saved_model" / "saved_model.pb").exists()
+    onnx = export.export(reloaded, tmp_path / "model.onnx", format="onnx", sample_inputs=images)
+    assert onnx.relative_difference <= 1e-4 and onnx.top1_agreement == 1.0  # grouped convolutions included
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "model.keras",
+        "model.onnx",
         "model.tflite",
         "saved_model",
     ]  # no scratch left

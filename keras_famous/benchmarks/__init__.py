@@ -18,6 +18,7 @@ from .bench import (
     BuildRecord,
     Record,
     add_arguments,
+    balanced_orders,
     build_markdown,
     build_times,
     input_side,
@@ -32,7 +33,7 @@ from .bench import (
     tflite_conv_peaks,
     write_text,
 )
-from .timing import peak_resident_mb, time_calls
+from .timing import cpu_info, cpu_summary, peak_resident_mb, time_calls
 
 __all__ = [
     "ENGINES",
@@ -40,6 +41,7 @@ __all__ = [
     "BuildRecord",
     "Record",
     "add_arguments",
+    "balanced_orders",
     "build_markdown",
     "build_times",
     "input_side",
@@ -53,6 +55,8 @@ __all__ = [
     "run",
     "tflite_conv_peaks",
     "write_text",
+    "cpu_info",
+    "cpu_summary",
     "peak_resident_mb",
     "time_calls",
 ]

@@ -14,10 +14,15 @@ same run.
 keras.applications' build of the same network), loading a `.weights.h5`, and converting a torchvision/timm
 safetensors checkpoint where the model has one.
 
-Engines (`ENGINES`): our default inference path (`inference.predictor`: BatchNormalization folded, XLA),
-`model.predict`, eager calls, `tf.function` with and without XLA, keras.applications' same network
-(tf.function, and XLA), torchvision/timm on PyTorch CPU, and our TFLite export (float32, float16, int8)
-under the LiteRT interpreter (XNNPACK).
+Engines (`ENGINES`): our default inference path (`inference.predictor`: BatchNormalization folded, run on
+the engine it measured fastest when created; the record's note says which), `model.predict`, eager calls,
+`tf.function` with and without XLA, keras.applications' same network (tf.function, and XLA),
+torchvision/timm on PyTorch CPU, our TFLite export (float32, float16, int8) under the LiteRT interpreter
+(XNNPACK), and our ONNX export under ONNX Runtime (its idle threads not spinning).
+
+With `rounds` > 1 the engines take turns in a balanced order (Williams' Latin square): over the rounds each
+engine runs right after each other engine, so none always inherits the same predecessor's after-effects
+(a warm or cold cache, a CPU clock raised or lowered).
 
 Every engine's worker is a module run in a fresh process (`launch.command`): the TensorFlow ones as
 `python -m keras_famous.benchmarks.bench --worker ...`, PyTorch (`torch_timing`) and LiteRT
@@ -39,7 +44,7 @@ from typing import List, Optional
 import numpy as np
 
 from . import launch
-from .timing import peak_resident_mb, time_calls
+from .timing import cpu_info, cpu_summary, peak_resident_mb, time_calls
 
 WORKER = "keras_famous.benchmarks.bench"
 
@@ -55,6 +60,7 @@ ENGINES = {
     "tflite/float32": "our TFLite export under LiteRT (XNNPACK)",
     "tflite/float16": "our float16-weight TFLite export under LiteRT",
     "tflite/int8": "our full-integer int8 TFLite export under LiteRT",
+    "onnxruntime": "our ONNX export under ONNX Runtime (pip install keras-famous[onnx]; idle threads not spinning)",
 }
 RECORD_KEYS = (
     "engine",
@@ -79,6 +85,7 @@ class Record:
     gflops_per_s: Optional[float] = None
     timed_calls: int = 0
     note: str = ""
+    chosen_engine: Optional[str] = None  # "keras_famous": the engine inference.predictor chose for this batch
     latencies_ms: List[float] = field(default_factory=list)  # every timed call, pooled over the rounds
 
 
@@ -115,9 +122,10 @@ def _summary(latencies_ms, batch):
 # workers: each engine's timing, run in a fresh process
 
 
-def keras_callable(engine, name, side):
+def keras_callable(engine, name, side, batch=1):
     """(call, model) of a TensorFlow `engine` (a key of ENGINES starting with "keras") on `name` at
-    `side` x `side`, random weights: `call(images)` runs one batch and returns numpy, as the bench times it."""
+    `side` x `side`, random weights: `call(images)` runs one batch and returns numpy, as the bench times it.
+    "keras_famous" is `inference.predictor`, which measures its engines at batch 1 and `batch`."""
     import keras
     import tensorflow as tf
 
@@ -131,7 +139,7 @@ def keras_callable(engine, name, side):
     else:
         model = registry.build_variant(name, None, input_shape=shape)
     if engine == "keras_famous":
-        return inference.predictor(model), model
+        return inference.predictor(model, batch_size=batch, verbose=False), model
     if engine == "keras_famous/predict":
         return (lambda x: model.predict(x, batch_size=len(x), verbose=0)), model
     if engine == "keras_famous/eager":
@@ -141,11 +149,15 @@ def keras_callable(engine, name, side):
 
 
 def _export_tflite(engine, name, side, path):
-    """Writes our TFLite export for `engine` to `path`; returns the graph's multiply-adds."""
+    """Writes our TFLite (or, for "onnxruntime", ONNX) export for `engine` to `path`; returns the graph's
+    multiply-adds."""
     from .. import analysis, export, registry
 
     channels = registry.get_spec(name).input_shape[2]
     model = registry.build_variant(name, None, input_shape=(side, side, channels))
+    if engine == "onnxruntime":
+        export.export(model, path, format="onnx", verify=False)
+        return analysis.macs(model)
     quantize = {"tflite/float32": None, "tflite/float16": "float16", "tflite/int8": "int8"}[engine]
     calibration = np.random.default_rng(1).uniform(-1, 1, (8, side, side, channels)).astype("float32")
     # random weights: int8 top-1 agreement on random logits says nothing; the tests prove parity
@@ -196,11 +208,12 @@ def _worker(engine, name, batch, side, warmup, repeats):
 
     channels = registry.get_spec(name).input_shape[2]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, side, side, channels)).astype("float32")
-    call, model = keras_callable(engine, name, side)
+    call, model = keras_callable(engine, name, side, batch)
     latencies = time_calls(lambda: call(images), warmup, repeats)
     macs = analysis.macs(model)  # the network as built (before any inference rewrite)
     peak_mb = peak_resident_mb()
-    return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs}
+    chosen = call.engine_for(batch) if hasattr(call, "engine_for") else None
+    return {"latencies_ms": latencies, "peak_mem_mb": peak_mb, "macs": macs, "chosen": chosen}
 
 
 def _matmul_peak(n=2048, repeats=10):
@@ -234,13 +247,19 @@ def _torch_command(library, model_name, batch, side, warmup, repeats, *options):
 
 
 def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
-    if engine.startswith("tflite/"):  # exported by TensorFlow, timed in a process holding only LiteRT
+    if engine.startswith("tflite/") or engine == "onnxruntime":  # exported by TensorFlow, timed without it
         with tempfile.TemporaryDirectory() as directory:
-            path = os.path.join(directory, "model.tflite")
+            path = os.path.join(directory, "model.onnx" if engine == "onnxruntime" else "model.tflite")
             macs = _subprocess_json(
                 launch.command(WORKER, "--export", engine, name, side, path), engine, name, timeout
             )["macs"]
-            timed = _subprocess_json(_litert_command(path, batch, warmup, repeats), engine, name, timeout)
+            if engine == "onnxruntime":
+                command = launch.command(
+                    "keras_famous.benchmarks.onnx_timing", path, batch, warmup, repeats, tensorflow=False
+                )
+            else:
+                command = _litert_command(path, batch, warmup, repeats)
+            timed = _subprocess_json(command, engine, name, timeout)
         return {**timed, "macs": macs}
     if engine == "torch":
         _, (library, model_name) = peers(name)
@@ -276,7 +295,28 @@ def _unavailable(name, engine):
 
         if importlib.util.find_spec("torch") is None:
             return "PyTorch is not installed (pip install keras-famous[test])"
+    if engine == "onnxruntime":
+        from ..artifacts import onnx_available
+
+        if not onnx_available():
+            return "ONNX export / ONNX Runtime not installed (pip install keras-famous[onnx])"
     return ""
+
+
+def balanced_orders(count, rounds):
+    """The engine order of each round: the rows of Williams' Latin square (0, 1, n-1, 2, n-2, ... shifted by the
+    round), so that over `count` rounds (2 * `count` when it is odd) each engine runs right after each other one."""
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    rows = [[(index + shift) % count for index in first] for shift in range(count)]
+    if count % 2:
+        rows += [row[::-1] for row in rows]
+    return [rows[r % len(rows)] for r in range(rounds)]
 
 
 def run(
@@ -307,8 +347,8 @@ def run(
                 Record(model=name, batch=batch, engine=engine, note=_unavailable(name, engine)) for engine in engines
             ]
             latencies, macs = {}, None
-            for round_index in range(rounds):
-                for record in group:
+            for round_index, order in enumerate(balanced_orders(len(group), rounds)):
+                for record in (group[index] for index in order):
                     if record.note:
                         continue
                     progress(f"  {name} batch {batch}: {record.engine} (round {round_index + 1} of {rounds}) ...")
@@ -316,6 +356,8 @@ def run(
                     latencies.setdefault(record.engine, []).extend(result["latencies_ms"])
                     record.peak_mem_mb = max(record.peak_mem_mb or 0, result["peak_mem_mb"])
                     macs = result.get("macs", macs)
+                    if result.get("chosen"):
+                        record.chosen_engine = result["chosen"]
             for record in group:
                 if not record.note:
                     for key, value in _summary(latencies[record.engine], batch).items():
@@ -349,9 +391,12 @@ def machine():
         versions["ai-edge-litert"] = getattr(ai_edge_litert, "__version__", "installed")
     except ImportError:
         pass
+    features = cpu_info()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "cpu_features": features["features"],
+        "int8_dot_product": features["int8_dot_product"],
         "python": platform.python_version(),
         **versions,
         "date": datetime.date.today().isoformat(),
@@ -370,6 +415,8 @@ def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
             f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
             + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else ".")
         )
+        if machine_info.get("cpu_features") is not None:
+            lines[-1] += f" CPU features: {', '.join(machine_info['cpu_features']) or 'none of note'}."
         if tflite_peaks:
             lines[-1] += (
                 f" LiteRT 3x3-convolution peak: float32 {tflite_peaks['float32']:,.0f}, int8 "
@@ -386,8 +433,9 @@ def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
             lines.append(f"| {r.model} | {r.batch} | {r.engine} | - | - | - | - | {r.note} |")
             continue
         share = f" ({100 * r.gflops_per_s / peak_gflops:.0f}%)" if peak_gflops and r.gflops_per_s else ""
+        engine = f"{r.engine} ({r.chosen_engine})" if r.chosen_engine else r.engine
         lines.append(
-            f"| {r.model} | {r.batch} | {r.engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
+            f"| {r.model} | {r.batch} | {engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
             f"± {_fmt(r.latency_ms_spread, 2)} | {_fmt(r.peak_mem_mb, 0)} | {_fmt(r.ratio_to_keras_famous, 2)}x "
             f"| {_fmt(r.gflops_per_s)}{share} |"
         )
@@ -567,7 +615,7 @@ def main_from_args(args):
     records, peaks, table = [], {}, ""
     if not args.build_only:
         peaks["matmul"] = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
-        print(f"{info['cpu']}, {info['cores']} cores; matmul peak {peaks['matmul']:,.0f} GFLOP/s", flush=True)
+        print(f"{cpu_summary()}; matmul peak {peaks['matmul']:,.0f} GFLOP/s", flush=True)
         if any(engine.startswith("tflite/") for engine in engines):
             peaks["tflite_conv"] = tflite_conv_peaks()
             print(f"LiteRT conv peak GFLOP/s: {peaks['tflite_conv']}", flush=True)

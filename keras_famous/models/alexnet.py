@@ -185,13 +185,13 @@ ZFNET_OPTIONS_DOC = """        variant: "original" (the network of Fig. 3 of Zei
 
 @application_doc(__doc__, ALEXNET_OPTIONS_DOC)
 def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-            classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+            classifier_activation="softmax", name=None, *, variant="original", include_preprocessing=False):  # fmt: skip
     return _alexnet("AlexNet", **locals())
 
 
 @application_doc(__doc__, ZFNET_OPTIONS_DOC)
 def ZFNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+          classifier_activation="softmax", name=None, *, variant="original", include_preprocessing=False):  # fmt: skip
     return _alexnet("ZFNet", **locals())
 
 

@@ -199,32 +199,32 @@ GENERIC_OPTIONS_DOC = """        blocks: layers per dense block, e.g. (16, 16, 1
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
 def DenseNet121(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _densenet_imagenet("DenseNet121", **locals())
 
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
 def DenseNet169(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _densenet_imagenet("DenseNet169", **locals())
 
 
 @application_doc(__doc__, IMAGENET_OPTIONS_DOC)
 def DenseNet201(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _densenet_imagenet("DenseNet201", **locals())
 
 
 @application_doc(__doc__, BC_OPTIONS_DOC)
 def DenseNetBC(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-               classifier_activation="softmax", name=None, *, variant="L100_k12"):  # fmt: skip
+               classifier_activation="softmax", name=None, *, variant="L100_k12", include_preprocessing=False):  # fmt: skip
     return _densenet_bc("DenseNetBC", **locals())
 
 
 @application_doc(__doc__, GENERIC_OPTIONS_DOC)
 def DenseNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
              classifier_activation="softmax", name=None, *, blocks=(16, 16, 16), growth_rate=12, compression=0.5,
-             bottleneck=True, stem="cifar"):  # fmt: skip
+             bottleneck=True, stem="cifar", include_preprocessing=False):  # fmt: skip
     return _densenet_generic("DenseNet", **locals())
 
 

@@ -137,7 +137,7 @@ OPTIONS_DOC = """        variant: "original" (the paper) or "torchvision" (BN la
 
 @application_doc(__doc__, OPTIONS_DOC)
 def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="original", aux_logits=False):  # fmt: skip
+              classifier_activation="softmax", name=None, *, variant="original", include_preprocessing=False, aux_logits=False):  # fmt: skip
     return _googlenet("GoogLeNet", **locals())
 
 

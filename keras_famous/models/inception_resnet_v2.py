@@ -114,7 +114,7 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout).
 
 @application_doc(__doc__, OPTIONS_DOC)
 def InceptionResNetV2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                      classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                      classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _inception_resnet_v2("InceptionResNetV2", **locals())
 
 

@@ -196,7 +196,7 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout) or "torch
 
 @application_doc(__doc__, OPTIONS_DOC)
 def InceptionV3(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras", aux_logits=False):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False, aux_logits=False):  # fmt: skip
     return _inception_v3("InceptionV3", **locals())
 
 

@@ -129,7 +129,7 @@ OPTIONS_DOC = """        variant: "timm" (timm's inception_v4, TF-slim's network
 
 @application_doc(__doc__, OPTIONS_DOC)
 def InceptionV4(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="timm"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="timm", include_preprocessing=False):  # fmt: skip
     return _inception_v4("InceptionV4", **locals())
 
 

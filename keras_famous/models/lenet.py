@@ -120,7 +120,7 @@ OPTIONS_DOC = """        variant: "original" (the paper's network) or "modern" (
 
 @application_doc(__doc__, OPTIONS_DOC)
 def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-           classifier_activation="softmax", name=None, *, variant="original"):  # fmt: skip
+           classifier_activation="softmax", name=None, *, variant="original", include_preprocessing=False):  # fmt: skip
     return _lenet("LeNet5", **locals())
 
 

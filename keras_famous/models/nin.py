@@ -111,7 +111,7 @@ OPTIONS_DOC = """        variant: "cifar" (32x32, the paper's CIFAR-10 model) or
 
 @application_doc(__doc__, OPTIONS_DOC)
 def NiN(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-        classifier_activation="softmax", name=None, *, variant="cifar"):  # fmt: skip
+        classifier_activation="softmax", name=None, *, variant="cifar", include_preprocessing=False):  # fmt: skip
     return _nin("NiN", **locals())
 
 

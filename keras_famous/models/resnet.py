@@ -246,73 +246,73 @@ def _options_doc(model_name):
 
 @application_doc(__doc__, _options_doc("ResNet18"))
 def ResNet18(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+             classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet18", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet34"))
 def ResNet34(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+             classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet34", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet50"))
 def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+             classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet50", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet101"))
 def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+              classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet101", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet152"))
 def ResNet152(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+              classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet152", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet50V2"))
 def ResNet50V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+               classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet50V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet101V2"))
 def ResNet101V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet101V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNet152V2"))
 def ResNet152V2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+                classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNet152V2", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNeXt50"))
 def ResNeXt50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+              classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNeXt50", **locals())
 
 
 @application_doc(__doc__, _options_doc("ResNeXt101"))
 def ResNeXt101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+               classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _resnet("ResNeXt101", **locals())
 
 
 @application_doc(__doc__, _options_doc("WideResNet50_2"))
 def WideResNet50_2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+                   classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _resnet("WideResNet50_2", **locals())
 
 
 @application_doc(__doc__, _options_doc("WideResNet101_2"))
 def WideResNet101_2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+                    classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _resnet("WideResNet101_2", **locals())
 
 

@@ -116,13 +116,13 @@ OPTIONS_DOC = """        variant: "torchvision" (the paper's network, torchvisio
 
 @application_doc(__doc__, OPTIONS_DOC)
 def SqueezeNet1_0(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                  classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+                  classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _squeezenet("SqueezeNet1_0", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
 def SqueezeNet1_1(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                  classifier_activation="softmax", name=None, *, variant="torchvision"):  # fmt: skip
+                  classifier_activation="softmax", name=None, *, variant="torchvision", include_preprocessing=False):  # fmt: skip
     return _squeezenet("SqueezeNet1_1", **locals())
 
 

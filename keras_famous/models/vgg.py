@@ -85,25 +85,25 @@ OPTIONS_DOC = """        variant: "plain" (the paper's / keras.applications' net
 
 @application_doc(__doc__, OPTIONS_DOC)
 def VGG11(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+          classifier_activation="softmax", name=None, *, variant="plain", include_preprocessing=False, batch_norm=None, dropout=None):  # fmt: skip
     return _vgg("VGG11", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
 def VGG13(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+          classifier_activation="softmax", name=None, *, variant="plain", include_preprocessing=False, batch_norm=None, dropout=None):  # fmt: skip
     return _vgg("VGG13", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
 def VGG16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+          classifier_activation="softmax", name=None, *, variant="plain", include_preprocessing=False, batch_norm=None, dropout=None):  # fmt: skip
     return _vgg("VGG16", **locals())
 
 
 @application_doc(__doc__, OPTIONS_DOC)
 def VGG19(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name=None, *, variant="plain", batch_norm=None, dropout=None):  # fmt: skip
+          classifier_activation="softmax", name=None, *, variant="plain", include_preprocessing=False, batch_norm=None, dropout=None):  # fmt: skip
     return _vgg("VGG19", **locals())
 
 

@@ -74,7 +74,7 @@ OPTIONS_DOC = """        variant: "keras" (keras.applications' layout, the only 
 
 @application_doc(__doc__, OPTIONS_DOC)
 def Xception(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name=None, *, variant="keras"):  # fmt: skip
+             classifier_activation="softmax", name=None, *, variant="keras", include_preprocessing=False):  # fmt: skip
     return _xception("Xception", **locals())
 
 

@@ -1,0 +1,80 @@
+"""`inference.predictor`: every engine it can choose gives the Keras model's outputs at any batch size; it
+picks the engine it measured fastest; an engine that cannot run the model is dropped with a warning."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_famous
+from keras_famous import artifacts, inference
+from conftest import assert_close_to_magnitude, infer, random_images
+
+TF_ENGINES = ["tensorflow", "xla", "litert", "onnxruntime"]
+
+
+@pytest.fixture(scope="module")
+def googlenet():
+    """BatchNormalization to fold, auxiliary heads to drop, a main output to keep."""
+    keras.utils.set_random_seed(3)
+    return keras_famous.GoogLeNet(variant="torchvision", aux_logits=True, input_shape=(65, 65, 3), classes=7)
+
+
+def test_onnx_is_installed_for_these_tests():
+    assert artifacts.onnx_available()  # the test extra installs it: ONNX Runtime must be among the engines
+
+
+@pytest.mark.parametrize("engine", TF_ENGINES)
+def test_every_engine_gives_the_keras_outputs_at_any_batch_size(googlenet, engine):
+    predictor = inference.predictor(googlenet, engine=engine, batch_size=4, verbose=False)
+    assert predictor.engine == engine and predictor.engines == {1: engine}
+    for count in (1, 3, 9):  # 9: three calls of at most 4 images, the last of one
+        images = random_images((65, 65, 3), batch=count, seed=count)
+        assert_close_to_magnitude(predictor(images), infer(googlenet, images)[0], 1e-4)
+
+
+def test_auto_measures_every_engine_and_picks_the_fastest(googlenet, capsys):
+    predictor = inference.predictor(googlenet, batch_size=2, repeats=2)
+    assert sorted(predictor.timings_ms) == [1, 2]
+    for size, timings in predictor.timings_ms.items():
+        assert sorted(timings) == sorted(TF_ENGINES)
+        assert predictor.engines[size] == min(timings, key=timings.get)
+    assert predictor.engine == predictor.engines[1] and predictor.engine_for(5) == predictor.engines[2]
+    printed = capsys.readouterr().out
+    assert "batch 1:" in printed and predictor.engine in printed  # the choice, as it is measured
+    images = random_images((65, 65, 3), batch=5, seed=9)
+    assert_close_to_magnitude(predictor(images), infer(googlenet, images)[0], 1e-4)
+
+
+def test_an_engine_that_fails_is_dropped_with_a_warning(googlenet, monkeypatch):
+    def broken(model):
+        raise RuntimeError("this converter is broken (simulated)")
+
+    monkeypatch.setattr(artifacts, "float32_tflite_bytes", broken)
+    with pytest.warns(UserWarning, match="litert.*simulated"):
+        predictor = inference.predictor(googlenet, batch_size=1, repeats=1, verbose=False)
+    assert "litert" not in predictor.timings_ms[1] and predictor.engine in ("tensorflow", "xla", "onnxruntime")
+    with pytest.raises(RuntimeError, match="simulated"):
+        inference.predictor(googlenet, engine="litert", verbose=False)
+
+
+def test_an_engine_whose_outputs_differ_is_not_used(googlenet, monkeypatch):
+    original = inference._engine_call
+
+    def off_by_one(name, fast):
+        call = original(name, fast)
+        return (lambda images: call(images) + 1.0) if name == "onnxruntime" else call
+
+    monkeypatch.setattr(inference, "_engine_call", off_by_one)
+    with pytest.warns(UserWarning, match="onnxruntime.*differs"):
+        predictor = inference.predictor(googlenet, batch_size=1, repeats=1, verbose=False)
+    assert "onnxruntime" not in predictor.timings_ms[1]
+
+
+def test_bad_arguments_name_the_argument(googlenet):
+    for kwargs, argument in (({"engine": "tensorrt"}, "`engine`"), ({"batch_size": 0}, "`batch_size`"),
+                             ({"repeats": 0}, "`repeats`")):  # fmt: skip
+        with pytest.raises(ValueError, match=argument):
+            inference.predictor(googlenet, verbose=False, **kwargs)
+    predictor = inference.predictor(googlenet, engine="tensorflow", verbose=False)
+    with pytest.raises(ValueError, match="empty"):
+        predictor(np.zeros((0, 65, 65, 3), "float32"))
