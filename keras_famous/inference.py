@@ -246,9 +246,11 @@ def _main(outputs):
     return np.asarray(keras.ops.convert_to_numpy(outputs), dtype="float32")
 
 
-def _candidates(engine):
+def _candidates(engine, outputs):
     backend = keras.backend.backend()
     available = ("tensorflow", "xla", "litert", "onnxruntime") if backend == "tensorflow" else (backend,)
+    if outputs > 1:  # optimize=False on a model with auxiliary heads: the exported runtimes keep one output
+        available = tuple(name for name in available if name not in ("litert", "onnxruntime"))
     if engine == "auto":
         return [name for name in available if name != "onnxruntime" or artifacts.onnx_available()]
     if engine not in available:
@@ -304,8 +306,17 @@ def predictor(model, *, engine="auto", optimize=True, batch_size=32, repeats=3, 
         raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
     if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
         raise ValueError(f"`repeats` must be a positive integer; received {repeats!r}.")
-    names = _candidates(engine)
     fast = inference_model(model) if optimize else model
+    names = _candidates(engine, len(fast.outputs))
+    if engine == "auto" and "onnxruntime" in names:
+        needed, available = artifacts.onnx_conversion_memory(fast), artifacts.available_memory()
+        if available is not None and needed > 0.8 * available:
+            names.remove("onnxruntime")
+            warnings.warn(
+                f"predictor: ONNX Runtime is not tried for {model.name}: converting it with tf2onnx needs about "
+                f"{needed / 1e9:.0f} GB, and {available / 1e9:.0f} GB are available (engine='onnxruntime' forces it).",
+                stacklevel=2,
+            )
     log = print if verbose else (lambda text: None)
     calls = {}
     for name in names:

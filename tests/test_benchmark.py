@@ -64,7 +64,7 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
         "bench",
         "ResNet50",
         "--input-size",
-        "64",
+        "32",
         "--batch",
         "2",
         "--engines",

@@ -78,3 +78,11 @@ def test_bad_arguments_name_the_argument(googlenet):
     predictor = inference.predictor(googlenet, engine="tensorflow", verbose=False)
     with pytest.raises(ValueError, match="empty"):
         predictor(np.zeros((0, 65, 65, 3), "float32"))
+
+
+def test_onnx_is_not_tried_where_its_conversion_would_run_out_of_memory(monkeypatch):
+    model = keras_famous.LeNet5()
+    monkeypatch.setattr(artifacts, "available_memory", lambda: artifacts.onnx_conversion_memory(model))
+    with pytest.warns(UserWarning, match="ONNX Runtime is not tried.*GB"):
+        predictor = inference.predictor(model, batch_size=1, repeats=1, verbose=False)
+    assert "onnxruntime" not in predictor.timings_ms[1] and "litert" in predictor.timings_ms[1]

@@ -86,13 +86,14 @@ TRAINED_UNDER_MIXED_FLOAT16 = [
 def test_one_loss_scaled_training_step_per_family(name, variant):
     keras.config.set_dtype_policy("mixed_float16")
     model = build_small(name, variant)
-    # dynamic loss scaling from 2**3: the largest gradients of these random-weight models at batch 4 reach ~1e3,
+    # dynamic loss scaling from 2**3: the largest gradients of these random-weight models reach ~1e3,
     # so Keras' 2**15 (and even 2**7) overflow float16 and skip each slow float16 step on a CPU until halved
     optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.01), initial_scale=2.0**3)
     # eagerly: the same loss-scaled step, without tracing a train function for four calls
     model.compile(optimizer, loss="sparse_categorical_crossentropy", run_eagerly=True)
     before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
-    images, labels = random_images(model.input_shape[1:], batch=4, seed=1), np.arange(4) % 10
+    batch = 4 if name == "InceptionV3" else 2  # Inception-v3's 1x1 final map: batch statistics of 2 overflow
+    images, labels = random_images(model.input_shape[1:], batch=batch, seed=1), np.arange(batch) % 10
     for _ in range(4):  # a step whose scaled gradients overflow is skipped (and the scale halved)
         loss = model.train_on_batch(images, labels)
         after = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
