@@ -45,19 +45,24 @@ def test_auto_measures_every_engine_and_picks_the_fastest(googlenet, capsys):
     assert_close_to_magnitude(predictor(images), infer(googlenet, images)[0], 1e-4)
 
 
-def test_an_engine_that_fails_is_dropped_with_a_warning(googlenet, monkeypatch):
+@pytest.fixture(scope="module")
+def lenet():
+    return keras_famous.LeNet5()  # the cheapest conversions: for the tests of what happens to a bad engine
+
+
+def test_an_engine_that_fails_is_dropped_with_a_warning(lenet, monkeypatch):
     def broken(model):
         raise RuntimeError("this converter is broken (simulated)")
 
     monkeypatch.setattr(artifacts, "float32_tflite_bytes", broken)
     with pytest.warns(UserWarning, match="litert.*simulated"):
-        predictor = inference.predictor(googlenet, batch_size=1, repeats=1, verbose=False)
+        predictor = inference.predictor(lenet, batch_size=1, repeats=1, verbose=False)
     assert "litert" not in predictor.timings_ms[1] and predictor.engine in ("tensorflow", "xla", "onnxruntime")
     with pytest.raises(RuntimeError, match="simulated"):
-        inference.predictor(googlenet, engine="litert", verbose=False)
+        inference.predictor(lenet, engine="litert", verbose=False)
 
 
-def test_an_engine_whose_outputs_differ_is_not_used(googlenet, monkeypatch):
+def test_an_engine_whose_outputs_differ_is_not_used(lenet, monkeypatch):
     original = inference._engine_call
 
     def off_by_one(name, fast):
@@ -66,7 +71,7 @@ def test_an_engine_whose_outputs_differ_is_not_used(googlenet, monkeypatch):
 
     monkeypatch.setattr(inference, "_engine_call", off_by_one)
     with pytest.warns(UserWarning, match="onnxruntime.*differs"):
-        predictor = inference.predictor(googlenet, batch_size=1, repeats=1, verbose=False)
+        predictor = inference.predictor(lenet, batch_size=1, repeats=1, verbose=False)
     assert "onnxruntime" not in predictor.timings_ms[1]
 
 
