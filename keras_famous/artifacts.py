@@ -22,6 +22,18 @@ SIGNATURE = "serving_default"
 INPUT_NAME = "images"
 
 
+@contextlib.contextmanager
+def quiet_logger(name):
+    """Within the block the Python logger `name` ("tensorflow", "tf2onnx") shows errors only."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _images_spec(model):
     import tensorflow as tf
 
@@ -146,9 +158,8 @@ def write_onnx(model, path, opset=None):
     """`model`'s inference call as an ONNX file at `path` (input "images", any batch size), through tf2onnx
     (whose peak memory is some 50-80 times the model's float32 weights: see onnx_conversion_memory)."""
     require_onnx()
-    with _grouped_convolutions_traced_plain(model), warnings.catch_warnings():
+    with _grouped_convolutions_traced_plain(model), quiet_logger("tf2onnx"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf2onnx's numpy 2 deprecation notices (Keras patches np.object in)
-        logging.getLogger("tf2onnx").setLevel(logging.ERROR)
         model.export(
             os.fspath(path), format="onnx", verbose=False, input_signature=[_images_spec(model)], opset_version=opset
         )

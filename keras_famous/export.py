@@ -38,7 +38,7 @@ from . import artifacts
 from .files import atomic_path, check_writable_target
 from .inference import inference_model
 from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
-from .metrics import top1_agreement
+from .metrics import relative_difference, top1_agreement
 from .onnx_runtime import ONNXModel
 
 FORMATS = ("saved_model", "tflite", "onnx")
@@ -158,7 +158,7 @@ def _verify(format, quantize, artifact, inputs, expected):
     run = {"saved_model": _run_saved_model, "tflite": run_tflite, "onnx": run_onnx}[format]
     actual = run(artifact, inputs)
     difference = float(np.max(np.abs(actual - expected)))
-    relative = difference / max(float(np.max(np.abs(expected))), 1e-12)
+    relative = relative_difference(actual, expected)
     agreement = top1_agreement(actual, expected)
     tolerance = TOLERANCES.get((format, quantize))
     if tolerance is not None and relative > tolerance:

@@ -12,8 +12,6 @@ Nested Functional models (a `transfer.classifier` backbone) are rewritten recurs
 computes what the original computes in inference mode, to float rounding (tested per family).
 """
 
-import contextlib
-import logging
 import math
 import os
 import statistics
@@ -24,8 +22,10 @@ import keras
 import numpy as np
 
 from . import artifacts, graph
+from .applications import check_positive_int
 from .layers import ChannelSlice
 from .litert import TFLiteModel
+from .metrics import relative_difference
 from .onnx_runtime import ONNXModel
 
 FOLDABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
@@ -171,17 +171,6 @@ ENGINES = {
 VERIFY_TOLERANCE = 1e-4  # max |engine - keras| / max |keras|, as export's float32 check
 
 
-@contextlib.contextmanager
-def _quiet_tensorflow_logger():
-    tf_logger = logging.getLogger("tensorflow")
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        tf_logger.setLevel(level)
-
-
 def _threads():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
@@ -197,7 +186,9 @@ def _engine_call(name, fast):
         function = tf.function(lambda x: fast(x, training=False), jit_compile=name == "xla", reduce_retracing=True)
 
         def call(images):
-            with _quiet_tensorflow_logger():  # a new batch size retraces: TensorFlow warns of it, as if it were a bug
+            with artifacts.quiet_logger(
+                "tensorflow"
+            ):  # a new batch size retraces: TensorFlow warns of it, as if it were a bug
                 return keras.tree.map_structure(lambda t: t.numpy(), function(tf.convert_to_tensor(images)))
 
         return call
@@ -268,7 +259,7 @@ def _measure(calls, images, expected, repeats, timings, log):
     for name in list(calls):
         try:
             actual = _main(calls[name](images))  # the warm-up call: compiles, and is checked
-            error = float(np.max(np.abs(actual - expected))) / max(float(np.max(np.abs(expected))), 1e-12)
+            error = relative_difference(actual, expected)
             problem = None if error <= VERIFY_TOLERANCE else f"differs from the Keras model by {error:.3g}"
         except Exception as exc:  # noqa: BLE001 (any engine failure means: do not use this engine)
             problem = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -302,10 +293,8 @@ def predictor(model, *, engine="auto", optimize=True, batch_size=32, repeats=3, 
     torch backends the engine is the backend's compiled `predict_on_batch`. Any batch size works; inputs larger
     than `batch_size` run in batches of `batch_size`. Choosing costs a conversion per engine and a few calls
     (tens of seconds for a ResNet50 on two cores), so it prints the timings as it measures them unless `verbose=False`."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; received {batch_size!r}.")
-    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"`repeats` must be a positive integer; received {repeats!r}.")
+    batch_size = check_positive_int(f"predictor({model.name})", "batch_size", batch_size)
+    repeats = check_positive_int(f"predictor({model.name})", "repeats", repeats)
     fast = inference_model(model) if optimize else model
     names = _candidates(engine, len(fast.outputs))
     if engine == "auto" and "onnxruntime" in names:

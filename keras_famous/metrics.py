@@ -52,3 +52,9 @@ def top1_agreement(a, b):
         raise ValueError(f"`a` and `b` must be non-empty arrays (samples, ...); received shape {a.shape}.")
     a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     return float(np.mean(a.argmax(1) == b.argmax(1)))
+
+
+def relative_difference(actual, expected):
+    """max |actual - expected| / max |expected|: a difference relative to the output's magnitude."""
+    difference = float(np.max(np.abs(np.asarray(actual) - np.asarray(expected))))
+    return difference / max(float(np.max(np.abs(expected))), 1e-12)

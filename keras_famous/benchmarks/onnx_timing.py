@@ -5,20 +5,18 @@ threads do not spin (`ONNXModel`'s default), so they take no time from what runs
 """
 
 import json
-import os
 import sys
 
 import numpy as np
 
 from ..onnx_runtime import ONNXModel
-from .timing import peak_resident_mb, time_calls
+from .timing import peak_resident_mb, time_calls, usable_cores
 
 
 def main(argv):
     path = argv[0]
     batch, warmup, repeats = (int(value) for value in argv[1:4])
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    runner = ONNXModel(path, num_threads=threads)
+    runner = ONNXModel(path, num_threads=usable_cores())
     shape = [int(side) for side in runner.input_shape[1:]]
     images = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype("float32")
     latencies = time_calls(lambda: runner(images), warmup, repeats)

@@ -47,10 +47,16 @@ CPU_FEATURES = {
 INT8_DOT_PRODUCT = ("avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm")
 
 
+def usable_cores():
+    """The cores this process may run on (its affinity mask where the system has one)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cpu_info():
     """{"cpu": model name, "cores": usable cores, "features": [CPU_FEATURES names present], "int8_dot_product":
     bool or None (unknown)} from /proc/cpuinfo (Linux; elsewhere the features are unknown)."""
-    import os
     import platform
 
     name, flags = platform.processor() or platform.machine(), None
@@ -65,7 +71,7 @@ def cpu_info():
                     flags = set(value.split())
     except OSError:
         pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = usable_cores()
     return {
         "cpu": name,
         "cores": cores,
