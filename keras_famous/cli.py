@@ -1,4 +1,4 @@
-"""`keras-famous`: list | summary | convert | export | demo | bench (a thin layer over the library).
+"""`keras-famous`: list | summary | convert | export | train | demo | bench (a thin layer over the library).
 
 Quiet by default: TensorFlow's log lines are hidden unless `--verbose` is given or the user set
 TF_CPP_MIN_LOG_LEVEL. The console script enters through `keras_famous_console`, which sets that up
@@ -258,6 +258,62 @@ def cmd_demo(args):
     return 0
 
 
+def _train_argv(args):
+    """The `train` command line of one worker: the launcher's own, less --workers."""
+    argv = ["train", args.model, "--dataset", args.dataset, "--epochs", str(args.epochs), "--batch", str(args.batch)]
+    argv += ["--learning-rate", repr(args.learning_rate), "--seed", str(args.seed)]
+    for flag, value in (("--weights", args.weights), ("--variant", args.variant), ("--output", args.output)):
+        argv += [flag, value] if value is not None else []
+    argv += ["--checkpoint-dir", args.checkpoint_dir] if args.checkpoint_dir else []
+    argv += ["--image-size", str(args.image_size)] if args.image_size else []
+    return argv + (["--force"] if args.force else [])
+
+
+def cmd_train(args):
+    from . import training
+
+    if args.workers < 1 or args.epochs < 1 or args.batch < 1:
+        raise ValueError(
+            f"--workers, --epochs and --batch must be positive; received {args.workers}, {args.epochs}, {args.batch}."
+        )
+    flags = dict(
+        global_batch_size="--batch", checkpoint_dir="--checkpoint-dir", output="--output", dataset="--dataset",
+        weights="--weights", variant="--variant", epochs="--epochs", image_size="--image-size",
+    )  # fmt: skip
+    options = dict(variant=args.variant, output=args.output, overwrite=args.force, checkpoint_dir=args.checkpoint_dir)
+    with _argument_errors_as_flags(**flags):
+        training.check_train_arguments(
+            args.model, args.dataset, image_size=args.image_size, overwrite_flag="--force", **options
+        )
+        if args.batch % args.workers:
+            raise ValueError(
+                f"--batch {args.batch} must be a multiple of --workers {args.workers} (each takes a share)."
+            )
+        if args.workers > 1:
+            if any(os.environ.get(name) for name in training.ENVIRONMENT):
+                raise ValueError("--workers starts the processes of this machine; it cannot be combined with the "
+                                 "KERAS_DISTRIBUTION_* variables of a cluster run (one process per machine).")  # fmt: skip
+            backend = os.environ.get("KERAS_BACKEND", "jax")
+            if backend != "jax":
+                raise ValueError(
+                    f"--workers {args.workers} runs on the JAX backend; KERAS_BACKEND={backend} is set. "
+                    + (training.MULTI_WORKER_UPSTREAM if backend == "tensorflow" else "")
+                )
+            return training.launch([sys.executable, "-m", "keras_famous_console", *_train_argv(args)], args.workers)
+        training.train(
+            args.model,
+            args.dataset,
+            epochs=args.epochs,
+            global_batch_size=args.batch,
+            weights=args.weights,
+            learning_rate=args.learning_rate,
+            image_size=args.image_size,
+            seed=args.seed,
+            **options,
+        )
+    return 0
+
+
 def cmd_bench(args):
     from . import benchmarks
 
@@ -326,6 +382,27 @@ def build_parser():
     p_demo.add_argument("--head-epochs", type=int, default=4)
     p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
     p_demo.set_defaults(func=cmd_demo)
+    p_train = add_parser(
+        "train",
+        help="train a model on the digits or a folder of images, on N local worker processes or one per machine",
+        description="Trains on this process, on --workers N local processes (JAX backend), or as one process "
+        "of a cluster run configured by KERAS_DISTRIBUTION_JOB_ADDRESSES, KERAS_DISTRIBUTION_NUM_PROCESSES and "
+        "KERAS_DISTRIBUTION_PROCESS_ID. Checkpoints every epoch; the same command resumes a stopped run.",
+    )
+    p_train.add_argument("model", help="catalog name, e.g. LeNet5")
+    p_train.add_argument("--dataset", default="digits", help="'digits' or DIR: one subfolder of images per class")
+    p_train.add_argument("--epochs", type=int, default=3)
+    p_train.add_argument("--workers", type=int, default=1, help="local worker processes (JAX backend when > 1)")
+    p_train.add_argument("--batch", type=int, default=32, help="global batch size, split over the workers")
+    p_train.add_argument("--weights", default=None, help="start from 'imagenet', 'digits' or a weights file")
+    p_train.add_argument("--variant", default=None)
+    p_train.add_argument("--output", default=None, help="the trained model, FILE.keras (default MODEL-DATASET.keras)")
+    p_train.add_argument("--checkpoint-dir", default=None, help="default OUTPUT.checkpoints; removed when done")
+    p_train.add_argument("--image-size", type=int, default=None, help="DIR's images' side (default: the model's)")
+    p_train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
+    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p_train.set_defaults(func=cmd_train)
     p_bench = add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
     from .benchmarks import add_arguments
 

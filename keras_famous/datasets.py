@@ -19,8 +19,9 @@ def _resize(images, size):
     return tf.image.resize(images[..., None], (size, size), method="bilinear").numpy()[..., 0]
 
 
-def digits_32x32():
-    """((x_train, y_train), (x_test, y_test)); x is float32 (N, 32, 32, 1), y int64 in 0..9."""
+def digits_32x32(pixels=False):
+    """((x_train, y_train), (x_test, y_test)); x is float32 (N, 32, 32, 1), y int64 in 0..9. With `pixels`,
+    x is the grey level in [0, 255] (ink 255), the input of a model built with `include_preprocessing`."""
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -30,9 +31,47 @@ def digits_32x32():
     images = digits.images.astype("float32") / 16.0  # ink 1, background 0
     field = np.zeros((len(images), 32, 32), dtype="float32")
     field[:, 2:30, 2:30] = np.clip(_resize(images, 28), 0.0, 1.0)
-    x = (field * 1.275 - 0.1)[..., None].astype("float32")
+    x = (field * 255.0 if pixels else field * 1.275 - 0.1)[..., None].astype("float32")
     y = digits.target.astype("int64")
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=DIGITS_TEST_FRACTION, random_state=DIGITS_SEED, stratify=y
     )
     return (x_train, y_train), (x_test, y_test)
+
+
+TEST_FOLDERS = ("test", "val", "validation")
+
+
+def image_folder(directory, image_size, *, channels=3, test_fraction=0.2, seed=0):
+    """(train, test, class_names) from a folder of images in one subfolder per class: `train` and `test`
+    are tf.data.Datasets of (pixels in [0, 255] float32 (H, W, channels), int label) examples. The test
+    split is DIR/test (or val, validation) beside DIR/train when they exist, else a fixed `test_fraction`
+    of DIR drawn with `seed`."""
+    import os
+
+    import keras
+
+    if not os.path.isdir(directory):
+        raise ValueError(f"`directory` {directory!r} is not a folder of images (one subfolder per class).")
+    options = dict(
+        image_size=tuple(image_size), color_mode="rgb" if channels == 3 else "grayscale", batch_size=None, verbose=False
+    )
+    test = next(
+        (os.path.join(directory, name) for name in TEST_FOLDERS if os.path.isdir(os.path.join(directory, name))), None
+    )
+    if test is not None and os.path.isdir(os.path.join(directory, "train")):
+        train_data = keras.utils.image_dataset_from_directory(
+            os.path.join(directory, "train"), shuffle=False, **options
+        )
+        test_data = keras.utils.image_dataset_from_directory(test, shuffle=False, **options)
+        if test_data.class_names != train_data.class_names:
+            raise ValueError(
+                f"`dataset` {directory!r}: the classes of {test} {test_data.class_names} differ from train's "
+                f"{train_data.class_names}."
+            )
+    else:
+        train_data, test_data = keras.utils.image_dataset_from_directory(
+            directory, validation_split=test_fraction, subset="both", seed=seed, shuffle=True, **options
+        )
+    class_names = train_data.class_names
+    return train_data, test_data, class_names

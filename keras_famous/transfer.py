@@ -153,9 +153,19 @@ def unfreeze(model, from_layer=None, keep_batchnorm_frozen=True):
     return model
 
 
-def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_shape=None, dropout=0.2, name=None):
+def classifier(
+    name_or_backbone,
+    classes,
+    *,
+    variant=None,
+    weights=None,
+    input_shape=None,
+    dropout=0.2,
+    name=None,
+    classifier_activation="softmax",
+):
     """A new classifier on a frozen backbone: backbone (no top) -> global average pool -> dropout ->
-    Dense(classes, softmax in float32). The backbone is the nested model named "backbone"."""
+    Dense(classes, `classifier_activation` in float32). The backbone is the nested model named "backbone"."""
     if isinstance(name_or_backbone, keras.Model):
         backbone = name_or_backbone
     else:
@@ -168,7 +178,7 @@ def classifier(name_or_backbone, classes, *, variant=None, weights=None, input_s
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32", name="predictions")(x)
+    outputs = keras.layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name or f"{backbone.name}_classifier")
 
 

@@ -44,6 +44,8 @@ def _stderr_held():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    if os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES") and not os.environ.get("KERAS_BACKEND"):
+        os.environ["KERAS_BACKEND"] = "jax"  # a cluster run of `keras-famous train`: only JAX trains across processes
     if not verbose_requested(argv) and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         with _stderr_held():
