@@ -241,6 +241,39 @@ class ChannelSlice(keras.layers.Layer):
         return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
+def _same_padding(side, size, stride):
+    """(before, after) of TensorFlow's "same" padding along one side: the odd pixel goes after."""
+    total = max(size - (side % stride or stride), 0)
+    return total // 2, total - total // 2
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UnpaddedAveragePooling2D(keras.layers.AveragePooling2D):
+    """AveragePooling2D whose "same" padding never enters an average, on every backend.
+
+    Keras' torch backend pads uneven "same" padding (stride 2 over an even side: one pixel after only)
+    with zeros before pooling, so the border windows average those zeros too (keras-team/keras#18452,
+    #19721), where TensorFlow and JAX divide by the real pixels. Here the input and a map of ones are
+    zero-padded the TensorFlow way and pooled "valid": window sum / real-pixel count, the same everywhere.
+    Inputs of unknown size (a symbolic TensorFlow graph) use the layer's own pooling, exact there.
+    """
+
+    def call(self, inputs):
+        height, width = inputs.shape[1:3] if self.data_format == "channels_last" else inputs.shape[2:4]
+        if self.padding != "same" or height is None or width is None:
+            return super().call(inputs)
+        pads = [
+            _same_padding(side, size, stride)
+            for side, size, stride in zip((height, width), self.pool_size, self.strides)
+        ]
+        pads = [(0, 0), *pads, (0, 0)] if self.data_format == "channels_last" else [(0, 0), (0, 0), *pads]
+        ones = ops.ones_like(inputs[..., :1] if self.data_format == "channels_last" else inputs[:, :1])
+        pool = dict(pool_size=self.pool_size, strides=self.strides, padding="valid", data_format=self.data_format)
+        sums = ops.average_pool(ops.pad(inputs, pads), **pool)
+        counts = ops.average_pool(ops.pad(ones, pads), **pool)
+        return sums / counts
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ImagePreprocessing(keras.layers.Layer):
     """Pixels in [0, 255] (RGB, or grayscale for the tf and digits modes) -> the input of weights trained with

@@ -68,3 +68,21 @@ def test_rbf_scores_are_negative_squared_distances():
 def test_lecun_tanh_constants():
     assert float(layers.lecun_tanh(np.float32(1.0))) == pytest.approx(1.0, abs=2e-4)  # f(1) = 1, App. A
     assert float(layers.lecun_tanh(np.float32(-1.0))) == pytest.approx(-1.0, abs=2e-4)
+
+
+@pytest.mark.parametrize("side", [5, 6, 7, 16])
+def test_unpadded_average_pooling_divides_by_the_real_pixels(side):
+    """Each window's sum over its in-image pixels / their count (an explicit loop), which is what
+    TensorFlow's "same" average pooling computes; the torch backend's is checked in test_backends."""
+    x = np.random.default_rng(side).uniform(size=(2, side, side, 3)).astype("float32")
+    ours = np.asarray(layers.UnpaddedAveragePooling2D(3, strides=2, padding="same")(x))
+    before = max(3 - (side % 2 or 2), 0) // 2
+    out = -(-side // 2)
+    expected = np.zeros((2, out, out, 3), "float32")
+    for i in range(out):
+        for j in range(out):
+            rows = slice(max(2 * i - before, 0), min(2 * i - before + 3, side))
+            cols = slice(max(2 * j - before, 0), min(2 * j - before + 3, side))
+            expected[:, i, j] = x[:, rows, cols].mean(axis=(1, 2))
+    np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours, tf.nn.avg_pool2d(x, 3, 2, "SAME").numpy(), rtol=1e-6, atol=1e-7)

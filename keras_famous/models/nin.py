@@ -22,6 +22,7 @@ from typing import Optional, Tuple
 from keras import layers
 
 from ..applications import application_doc, build_application
+from ..layers import UnpaddedAveragePooling2D
 from ..spec import InputContract, Reference, Variant, declare
 
 
@@ -63,7 +64,7 @@ def _mlpconv(x, block, index, widths):
     for position, width in enumerate(widths[1:], start=1):
         x = layers.Conv2D(width, 1, activation="relu", name=f"{name}_cccp{position}")(x)
     if block.pool:
-        pool = layers.MaxPooling2D if block.pool == "max" else layers.AveragePooling2D
+        pool = layers.MaxPooling2D if block.pool == "max" else UnpaddedAveragePooling2D  # exact on torch too
         x = pool(3, strides=2, padding="same", name=f"{name}_pool")(x)
     if block.dropout:
         x = layers.Dropout(block.dropout, name=f"{name}_dropout")(x)
