@@ -6,7 +6,7 @@ from . import layers
 from .applications import without_auxiliary_heads
 from .registry import ModelInfo, get_model, list_models, model_info
 from .imagenet_utils import decode_predictions, preprocess_input
-from . import datasets, export, inference, precision, preprocessing, transfer
+from . import datasets, export, inference, precision, preprocessing, training, transfer
 
 __version__ = "0.1.0"
 
