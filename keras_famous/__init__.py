@@ -24,6 +24,7 @@ __all__ = [
     "export",
     "inference",
     "precision",
+    "training",
     "preprocessing",
     "transfer",
 ]

@@ -388,7 +388,8 @@ def fit(
         if keras.config.backend() == "jax":
             check_global_batch_size(global_batch_size)
         examples = x if y is None else _examples((x, y))
-        data = global_batches(examples, global_batch_size, shuffle_seed=seed, drop_remainder=process.count > 1)
+        # several devices: every batch is split evenly, so the last partial one is dropped (reshuffled each epoch)
+        data = global_batches(examples, global_batch_size, shuffle_seed=seed, drop_remainder=len(_devices()) > 1)
         if validation_data is not None:
             validation_data = weighted_batches(validation_data, global_batch_size)[0]
         callbacks = list(callbacks)
@@ -495,6 +496,10 @@ class TrainPlan:
     checkpoint_dir: str
 
 
+def _label(dataset):
+    return "digits" if dataset == "digits" else os.path.basename(os.path.normpath(os.fspath(dataset)))
+
+
 def check_train_arguments(
     model_name, dataset, *, variant, output, overwrite, checkpoint_dir, image_size=None, overwrite_flag=None
 ):
@@ -504,8 +509,7 @@ def check_train_arguments(
     variant, _ = spec.variant(variant)
     if dataset != "digits" and not os.path.isdir(dataset):
         raise ValueError(f"`dataset` {dataset!r} is neither 'digits' nor a folder of images (one subfolder per class).")
-    label = "digits" if dataset == "digits" else os.path.basename(os.path.normpath(os.fspath(dataset)))
-    output = os.path.abspath(output or f"{spec.name}-{label}.keras")
+    output = os.path.abspath(output or f"{spec.name}-{_label(dataset)}.keras")
     if not output.endswith(".keras"):
         raise ValueError(f"`output` must end in .keras (the whole model); received {output!r}.")
     files.check_writable_target(output, overwrite, overwrite_flag or "overwrite=True")
@@ -547,11 +551,21 @@ def train(
     spec, variant, input_shape, output = plan.spec, plan.variant, plan.input_shape, plan.output
     train_data, test_data, classes = _data(dataset, input_shape, seed)
     keras.utils.set_random_seed(seed)
+    mirrored = strategy("auto") if keras.config.backend() == "tensorflow" else None  # several GPUs: mirrored
+    if process.chief and verbose:
+        devices = mirrored.num_replicas_in_sync if mirrored else len(_devices())
+        print(
+            f"Training {spec.name} ({variant}) on {_label(dataset)}, {classes} classes, {keras.config.backend()} "
+            f"backend: {devices} device{'s' if devices > 1 else ''} in {process.count} "
+            f"process{'es' if process.count > 1 else ''}, global batch {global_batch_size}",
+            flush=True,
+        )
     # trained on logits: off TensorFlow, Keras' crossentropy of a softmax output clips the probabilities
     # at 1e-7, so a confidently wrong prediction gets no gradient (TensorFlow reads the softmax's logits)
     model, history = fit(
         lambda: _build(spec, variant, classes, input_shape, weights, classifier_activation=None),
         train_data,
+        strategy=mirrored,
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         optimizer=lambda: keras.optimizers.Adam(learning_rate),
         epochs=epochs,
