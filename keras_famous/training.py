@@ -19,6 +19,7 @@ again with the same directory resumes after the newest epoch every process has. 
 local processes of a command and stops them all, with a message, when one dies.
 """
 
+import codecs
 import contextlib
 import dataclasses
 import glob
@@ -50,6 +51,7 @@ MULTI_WORKER_UPSTREAM = (
     "(KERAS_BACKEND=jax): training.initialize() + training.fit(), or `keras-famous train --workers N`."
 )
 KINDS = ("auto", "default", "mirrored")
+PROGRESS_BAR = "KERAS_FAMOUS_PROGRESS_BAR"  # set by `launch` for a chief whose output reaches a terminal
 
 
 # -- TensorFlow strategies (one machine) ------------------------------------------------------------
@@ -571,7 +573,7 @@ def train(
         epochs=epochs,
         global_batch_size=global_batch_size,
         checkpoint_dir=plan.checkpoint_dir,
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose else 0,
+        verbose=(1 if sys.stdout.isatty() or os.environ.get(PROGRESS_BAR) == "1" else 2) if verbose else 0,
         seed=seed,
     )
     scores = evaluate(model, test_data, global_batch_size)
@@ -625,11 +627,18 @@ def _tail(path, lines=15):
 
 
 def _forward(stream, out):
-    """Copies the chief's output to `out`, less gloo's "[Gloo] Rank 0 is connected" line (C++, on stdout)."""
-    for line in iter(stream.readline, ""):
-        if not line.startswith("[Gloo] "):
-            out.write(line)
-            out.flush()
+    """Copies the chief's output to `out` as it comes (progress bars redraw with carriage returns), less
+    gloo's C++ "[Gloo] Rank 0 is connected" line."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+    while chunk := os.read(stream.fileno(), 65536):
+        pending += decoder.decode(chunk)
+        cut = max(pending.rfind("\n"), pending.rfind("\r")) + 1
+        lines, pending = pending[:cut].splitlines(keepends=True), pending[cut:]
+        out.write("".join(line for line in lines if not line.startswith("[Gloo] ")))
+        out.flush()
+    out.write(pending + decoder.decode(b"", final=True))
+    out.flush()
     stream.close()
 
 
@@ -644,6 +653,8 @@ def launch(command, workers, *, env=None, poll_seconds=0.2, grace_seconds=10, ou
     # coordination service leaves its Python stack in its log
     base = dict(os.environ if env is None else env, KERAS_BACKEND="jax", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
     base.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if getattr(out, "isatty", lambda: False)():
+        base[PROGRESS_BAR] = "1"  # the chief writes to a pipe, but the user watches a terminal
     base.update(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{port}", KERAS_DISTRIBUTION_NUM_PROCESSES=str(workers))
     processes, forwarder = [], None
     try:
@@ -655,7 +666,6 @@ def launch(command, workers, *, env=None, poll_seconds=0.2, grace_seconds=10, ou
                         env=dict(base, KERAS_DISTRIBUTION_PROCESS_ID=str(index)),
                         stdout=subprocess.PIPE if index == 0 else subprocess.DEVNULL,
                         stderr=log,
-                        text=True,
                     )
                 )
         forwarder = threading.Thread(target=_forward, args=(processes[0].stdout, out), daemon=True)
