@@ -49,6 +49,8 @@ def main(argv=None):
     if not verbose_requested(argv) and "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         with _stderr_held():
+            # Keras first: it loads its backend, and torch loaded after TensorFlow crashes (SIGSEGV) here
+            import keras  # noqa: F401
             import tensorflow  # noqa: F401
 
     from keras_famous import cli

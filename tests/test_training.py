@@ -193,3 +193,14 @@ def test_multi_worker_mirrored_strategy_is_refused_with_the_upstream_issue():
     with pytest.raises(ValueError, match="needs the JAX backend"):
         training.initialize("127.0.0.1:1234", num_processes=2, process_id=0)
     assert training.initialize() == training.Process(0, 1)  # nothing configured: one process
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_the_console_starts_quietly_on_every_backend(backend):
+    """Regression: the console loaded TensorFlow before Keras' backend, and torch after TensorFlow crashes."""
+    env = {key: value for key, value in _environment(KERAS_BACKEND=backend).items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "keras_famous_console", "list"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("Model") and "LeNet5" in result.stdout
+    assert "oneDNN" not in result.stderr and "cuda" not in result.stderr.lower()
