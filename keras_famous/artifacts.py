@@ -106,9 +106,13 @@ def _plain_grouped_convolution(layer, inputs, kernel):
 
 @contextlib.contextmanager
 def _grouped_convolutions_traced_plain(model):
-    """Within the block, `model`'s grouped Conv2D layers (nested models' too) trace as one tf.nn.convolution."""
+    """Within the block, `model`'s grouped Conv2D layers (nested models' too) trace as one tf.nn.convolution
+    (TensorFlow backend: tf2onnx's problem; torch's own ONNX exporter converts grouped convolutions)."""
     import keras
 
+    if keras.config.backend() != "tensorflow":
+        yield
+        return
     grouped = [
         layer
         for layer in _all_layers(model)

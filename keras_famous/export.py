@@ -32,6 +32,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
+import keras
 import numpy as np
 
 from . import artifacts
@@ -66,9 +67,24 @@ class ExportReport:
     saved_model: Optional["ExportReport"] = None  # format="tflite" with saved_model_path
 
 
+# what Keras cannot export from a backend (keras.export), and why
+UNSUPPORTED = {
+    ("torch", "saved_model"): "Keras' torch backend cannot trace a model into a SavedModel (ExportArchive.track)",
+    ("torch", "tflite"): "Keras' torch backend cannot trace a model into a SavedModel, the TFLite file's source",
+    ("jax", "onnx"): "Keras exports ONNX from JAX through the jax2onnx package, which keras_famous does not use",
+}
+
+
 def _check_arguments(path, format, quantize, representative_data, overwrite):
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}.")
+    why = UNSUPPORTED.get((keras.config.backend(), format))
+    if why:
+        raise ValueError(
+            f"`format`={format!r} cannot be exported on the {keras.config.backend()} backend: {why}. Export it from "
+            "TensorFlow: model.save_weights('m.weights.h5'), then with KERAS_BACKEND=tensorflow build the same model "
+            "with weights='m.weights.h5' and export that (the outputs are the same: tests/test_backends.py)."
+        )
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}; received quantize={quantize!r}.")
     if quantize is not None and format != "tflite":

@@ -99,7 +99,7 @@ def _reported_difference(stdout):
     return float(line.split(": ", 1)[1].split()[0])
 
 
-def test_convert_torch_checkpoints(tmp_path):
+def test_convert_torch_checkpoints(tmp_path, capsys):
     import numpy as np
     import torch
 
@@ -109,19 +109,16 @@ def test_convert_torch_checkpoints(tmp_path):
         expected = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
     for source in ("r18.pth", "r18.safetensors"):
         output = tmp_path / f"{source}.weights.h5"
-        result = _run(
-            "convert",
-            str(tmp_path / source),
-            "--model",
-            "ResNet18",
-            "--variant",
-            "torchvision",
-            "--output",
-            str(output),
-        )
-        assert result.returncode == 0, result.stderr
-        assert "max abs difference vs torchvision resnet18" in result.stdout
-        assert _reported_difference(result.stdout) <= 1e-4 * np.abs(expected).max()
+        args = ("convert", str(tmp_path / source), "--model", "ResNet18", "--variant", "torchvision")
+        if source == "r18.pth":  # the console script, as a user runs it
+            result = _run(*args, "--output", str(output))
+            assert result.returncode == 0, result.stderr
+            stdout = result.stdout
+        else:  # the same command in-process (cli.main): no second TensorFlow start-up
+            assert cli.main([*args, "--output", str(output)]) == 0
+            stdout = capsys.readouterr().out
+        assert "max abs difference vs torchvision resnet18" in stdout
+        assert _reported_difference(stdout) <= 1e-4 * np.abs(expected).max()
         model = keras_famous.ResNet18(variant="torchvision", weights=str(output), classifier_activation=None)
         assert np.abs(infer(model, images) - expected).max() <= 1e-4 * np.abs(expected).max()
 
@@ -150,7 +147,7 @@ def test_convert_refuses_to_overwrite_without_force(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if "tmp" in p.name] == []
 
 
-def test_convert_keras_applications_h5(tmp_path):
+def test_convert_keras_applications_h5(tmp_path, capsys):
     import tf_keras
 
     tf_keras.applications.ResNet50(weights=None).save_weights(tmp_path / "resnet50.h5")
@@ -173,10 +170,11 @@ def test_convert_keras_applications_h5(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert _reported_difference(result.stdout) < 1e-5  # tf_keras reads it by order too
-    wrong = _run(
-        "convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101", "--output", str(tmp_path / "x.weights.h5")
-    )
-    assert wrong.returncode == 2 and "does not match this model" in wrong.stderr
+    # in-process (cli.main), as the other error checks: the file is refused before anything is written
+    wrong = ["convert", str(tmp_path / "resnet50.h5"), "--model", "ResNet101"]
+    assert cli.main([*wrong, "--output", str(tmp_path / "x.weights.h5")]) == 2
+    assert "does not match this model" in capsys.readouterr().err
+    assert not (tmp_path / "x.weights.h5").exists()
 
 
 def test_export_lenet5_to_int8_tflite(tmp_path):

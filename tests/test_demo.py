@@ -23,7 +23,7 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
         "--output",
         str(out),
         "--pretrain-epochs",
-        "2",
+        "1",
         "--head-epochs",
         "1",
         "--fine-tune-epochs",
@@ -44,7 +44,7 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     assert lenet["tflite int8"]["accuracy"] >= lenet["keras"]["accuracy"] - 0.02
     transfer_model = next(model for model, _ in rows if model != "lenet5")
     keras_accuracy = rows[(transfer_model, "keras")]["accuracy"]
-    assert keras_accuracy > 0.35  # 5 classes (chance 0.2), after a 2 + 1 + 1 epoch schedule
+    assert keras_accuracy > 0.35  # 5 classes (chance 0.2), after a 1 + 1 + 1 epoch schedule (0.50 here)
     assert rows[(transfer_model, "tflite float32")]["accuracy"] == pytest.approx(keras_accuracy, abs=0.005)
     for model in ("lenet5", transfer_model):
         assert rows[(model, "tflite int8")]["size_mb"] < 0.4 * rows[(model, "tflite float32")]["size_mb"]

@@ -150,16 +150,17 @@ def test_int8_resnet_keeps_its_accuracy(tmp_path, name):
         sample_inputs=x_test[:64],
     )
     int8_top1 = np.mean(export.run_tflite(tmp_path / "int8.tflite", x_test).argmax(1) == y_test)
-    float_size = export.export(model, tmp_path / "f32.tflite", format="tflite", verify=False).size_bytes
+    float_size = 4 * model.count_params()  # a float32 TFLite file of it is its weights (1.001x this for ResNet18)
     assert keras_top1 > 0.5, keras_top1  # a trained head (chance 0.1): the comparison means something
     assert int8_top1 >= keras_top1 - 0.03 and report.top1_agreement >= 0.8, (keras_top1, int8_top1)
     assert report.size_bytes < 0.35 * float_size
 
 
-def _googlenet_trained_in_torch(x_train, y_train, epochs=5):
-    """torchvision's GoogLeNet trained on the digits with PyTorch (7 s an epoch here, no XLA compile),
+def _googlenet_trained_in_torch(x_train, y_train, epochs=2):
+    """torchvision's GoogLeNet trained on the digits with PyTorch (7-10 s an epoch here, no XLA compile),
     its BatchNormalization statistics then recomputed over the whole training set (cumulative averages
-    of training-mode forward passes): a checkpoint as a user's own would arrive."""
+    of training-mode forward passes): a checkpoint as a user's own would arrive. Two epochs reach 0.90
+    test top-1 (five: 0.95), well above the test's 0.8."""
     import torch
     import torchvision
 

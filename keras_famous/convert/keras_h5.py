@@ -10,6 +10,7 @@ whose automatic names count from 1 ("conv2d_1" is the first convolution, ours "c
 name of ours is in the file, names decide instead, which lets a file with a top load into a headless model.
 """
 
+import io
 import os
 
 import h5py
@@ -74,9 +75,10 @@ def read_keras3_weights(path):
     source = repr(os.fspath(path))
     try:
         if os.fspath(path).endswith(".keras"):
-            with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as member:
-                with h5py.File(member, "r") as f:
-                    return _read_keras3_group(f, source)
+            with zipfile.ZipFile(path) as archive:  # read whole: h5py's seeks in a zip stream re-read it (25x)
+                entry = io.BytesIO(archive.read("model.weights.h5"))
+            with h5py.File(entry, "r") as f:
+                return _read_keras3_group(f, source)
         with h5py.File(path, "r") as f:
             return _read_keras3_group(f, source)
     except (OSError, KeyError, zipfile.BadZipFile) as error:
