@@ -136,8 +136,9 @@ def initialize(job_addresses=None, num_processes=None, process_id=None):
         )
     import jax
 
-    jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    keras.distribution.initialize(job_addresses, num_processes, process_id)
+    if not jax.distributed.is_initialized():  # `train` calls it again after a user's own call
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        keras.distribution.initialize(job_addresses, num_processes, process_id)
     return current_process()
 
 
