@@ -223,7 +223,8 @@ def global_batches(data, global_batch_size, *, shuffle_seed=None, drop_remainder
 
     process = current_process()
     if shuffle_seed is not None:
-        data = data.shuffle(min(int(data.cardinality()), 10_000) if data.cardinality() > 0 else 10_000, shuffle_seed)
+        count = int(data.cardinality())  # negative when unknown
+        data = data.shuffle(min(count, 10_000) if count > 0 else 10_000, shuffle_seed)
     data = data.batch(global_batch_size, drop_remainder=drop_remainder)
     if process.count > 1:
         per_process = global_batch_size // process.count
@@ -374,10 +375,11 @@ def fit(
 ):
     """Builds `build()` and compiles it where the backend distributes it (module note), then fits it on
     (x, y) in global batches of `global_batch_size`. `optimizer`: a name, a config, or a function making
-    one (an optimizer made before the distribution is set has variables on one device: JAX refuses it). With `checkpoint_dir`, resumes after the newest
-    checkpointed epoch and checkpoints every epoch. Only the chief process prints. `validation_data` is
-    padded like `evaluate`'s, so its accuracy is exact and its loss is scaled by examples / padded examples. Returns
-    (model, history); `history.epoch` lists the epochs this call ran."""
+    one (an optimizer made before the distribution is set has variables on one device: JAX refuses it).
+    With `checkpoint_dir`, resumes after the newest checkpointed epoch and checkpoints every epoch. Only
+    the chief process prints. `validation_data` is padded like `evaluate`'s, so its accuracy is exact and
+    its loss is scaled by examples / padded examples. Returns (model, history); `history.epoch` lists the
+    epochs this call ran."""
     import tensorflow as tf
 
     process = current_process()
