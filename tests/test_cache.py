@@ -68,6 +68,7 @@ class _MisbehavingHandler(http.server.BaseHTTPRequestHandler):
             self.rfile.close()
             self.wfile.close()
             self.connection.close()
+            self.wfile = io.BytesIO()  # what handle_one_request flushes after do_GET (the socket's file is closed)
         self.close_connection = True
 
 
