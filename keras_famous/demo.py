@@ -57,8 +57,7 @@ def _deploy(model, slug, x_train, x_test, y_test, output_dir):
     keras_path = os.path.join(output_dir, f"{slug}.keras")
     keras.Model(model.inputs, model.outputs, name=model.name).save(keras_path)  # uncompiled: no optimizer state
     # eager calls, as export verifies: model.predict would first trace (for the transfer model, XLA-compile) a function
-    batches = [model(x_test[start : start + 64], training=False) for start in range(0, len(x_test), 64)]
-    keras_scores = np.concatenate([keras.ops.convert_to_numpy(scores) for scores in batches])
+    keras_scores = export.keras_outputs(model, x_test, batch_size=64)
     sample = x_test[:1]
     rows = [
         dict(

@@ -147,7 +147,7 @@ def _run_saved_model(directory, inputs):
     return next(iter(result.values())).numpy()
 
 
-def _keras_outputs(model, inputs, batch_size=32):
+def keras_outputs(model, inputs, batch_size=32):
     """The model's (main) output on `inputs`, computed eagerly in batches: no predict-function tracing."""
     import keras
 
@@ -254,7 +254,7 @@ def export(
         checks = {format: (None, None, None), "saved_model": (None, None, None)}
         if verify:
             inputs = _sample_inputs(model, sample_inputs, representative_data)
-            expected = _keras_outputs(reference, inputs)
+            expected = keras_outputs(reference, inputs)
             checks[format] = _verify(format, quantize, artifact, inputs, expected)
             if saved_model_path is not None:
                 checks["saved_model"] = _verify("saved_model", None, saved_model_dir, inputs, expected)

@@ -25,6 +25,11 @@ def _selects_torch_modules(args):
     return not files or any(not name.endswith(".py") or name in TORCH_MODULES for name in files)
 
 
+def threads_per_worker():
+    """The cores each pytest-xdist worker may use (all of them without xdist)."""
+    return max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
 def pytest_configure(config):
     if _selects_torch_modules(config.args):
         import timm  # noqa: F401
@@ -33,15 +38,13 @@ def pytest_configure(config):
 
         # pytest-xdist workers share the cores, and PyTorch's OpenMP threads spin-wait on a core another
         # worker holds: GoogLeNet trains 7 s an epoch alone, 50 s beside a busy worker with 2 threads, 21 s with 1.
-        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+        torch.set_num_threads(threads_per_worker())
     import keras  # noqa: F401  (TensorFlow after PyTorch)
     import tensorflow as tf
 
     # The same for TensorFlow's op threads: two workers each running two threads on two cores contend.
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, (os.cpu_count() or 1) // workers))
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        tf.config.threading.set_intra_op_parallelism_threads(threads_per_worker())
 
 
 def pytest_collection_finish(session):

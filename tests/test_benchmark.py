@@ -13,7 +13,7 @@ import pytest
 import keras_famous
 from keras_famous import benchmarks, cli, export, inference
 from keras_famous.benchmarks import launch
-from conftest import infer, random_images
+from conftest import infer, random_images, threads_per_worker
 
 
 def _assert_summarises_its_calls(record, batch):
@@ -78,8 +78,7 @@ def test_bench_command_writes_one_record_per_engine(tmp_path):
     ]
     # PyTorch's OpenMP threads spin-wait on a core the other pytest-xdist worker holds: ResNet50 at 32 x 32 took
     # 1.2 s a call with 2 threads beside a busy process, 0.02 s with 1 (the thread policy of conftest.py)
-    threads = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads_per_worker()))
     subprocess.run(command, check=True, capture_output=True, text=True, timeout=900, env=env)
     document = json.loads((tmp_path / "b.json").read_text())
     records = document["records"]
