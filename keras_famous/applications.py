@@ -29,14 +29,15 @@ BUILDER_ARGS_DOC = """
         input_tensor: optional Keras tensor (output of `keras.Input()`) to use as the image input.
         input_shape: optional `(height, width, channels)` tuple. With `include_top=True` and
             pre-trained weights of a fully connected top it must be the default input shape;
-            otherwise each side must be at least the model's minimum input size.
+            otherwise each side must be at least the model's minimum input size. With pretrained
+            weights, another number of channels adapts the input convolution (1: the kernel summed over
+            R, G, B; N: repeated and scaled by 3/N), with a warning.
         pooling: feature pooling when `include_top=False`: `None` (the 4D feature map), `"avg"` or
             `"max"` (global average / max pooling to a 2D tensor).
-        classes: number of classes, only with `include_top=True`; must be 1000 with
-            `weights="imagenet"`.
+        classes: number of classes, only with `include_top=True`. With pretrained weights of another
+            number of classes the classifier is new (randomly initialised, a warning says so), the rest loads.
         classifier_activation: activation of the top layer (a string or callable, `None` for logits).
-            It is always computed in float32, whatever the dtype policy. With pre-trained weights
-            only `None` and `"softmax"` are allowed.
+            It is always computed in float32, whatever the dtype policy.
         name: the name of the model.
         include_preprocessing: `False` (the model takes inputs scaled as its weights expect, e.g. by
             `keras_famous.preprocess_input`), `True` (the model starts with a layer applying the preprocessing
@@ -105,29 +106,14 @@ def check_preprocessing(model_name, variant, include_preprocessing, declared_mod
     )
 
 
-def _check_preprocessing_channels(model_name, mode, image_input):
-    channels = image_input.shape[-1]
-    if mode in ImagePreprocessing.RGB_MODES and channels != 3:
-        raise ValueError(
-            f"`include_preprocessing` mode {mode!r} scales 3 RGB channels, but the {model_name} input has "
-            f"{channels} channel(s) (shape {tuple(image_input.shape[1:])}). Use include_preprocessing='tf' or "
-            "'digits', or False."
-        )
-
-
-def _check_activation(model_name, classifier_activation, pretrained):
+def _check_activation(model_name, classifier_activation):
     try:
-        activation = keras.activations.get(classifier_activation)
+        keras.activations.get(classifier_activation)
     except (ValueError, TypeError) as error:
         raise ValueError(
             f"Unknown `classifier_activation` {classifier_activation!r} for {model_name}: use None (logits), "
             "'softmax', another Keras activation name or a callable."
         ) from error
-    if pretrained and activation not in (keras.activations.get("softmax"), keras.activations.get(None)):
-        raise ValueError(
-            f"With pre-trained weights, `classifier_activation` must be None or 'softmax' for {model_name}; "
-            f"received classifier_activation={classifier_activation!r}."
-        )
 
 
 def check_arguments(model_name, *, include_top, weights, pooling, classes, classifier_activation, variant=None):
@@ -137,12 +123,8 @@ def check_arguments(model_name, *, include_top, weights, pooling, classes, class
         raise ValueError(f"`pooling` must be None, 'avg' or 'max' for {model_name}; received pooling={pooling!r}.")
     classes = check_positive_int(model_name, "classes", classes)
     weights_lib.check_weights_argument(model_name, weights, variant)  # first: does such a file exist at all
-    if weights == "imagenet" and include_top and classes != 1000:
-        raise ValueError(
-            f"With `weights='imagenet'` and `include_top=True`, `classes` must be 1000 for {model_name}; "
-            f"received classes={classes}. Use include_top=False and add your own classifier, or weights=None."
-        )
-    _check_activation(model_name, classifier_activation, pretrained=weights is not None and include_top)
+    # pretrained weights for other `classes` give a new classifier (convert.adapt), which any activation suits
+    _check_activation(model_name, classifier_activation)
     return classes
 
 
@@ -185,12 +167,6 @@ def resolve_input_shape(model_name, input_shape, contract, *, include_top, weigh
         return (None, None, contract.default_shape[-1])
     input_shape = _shape_tuple(model_name, input_shape, what)
     _check_spatial(model_name, input_shape, contract, what)
-    channels = contract.default_shape[-1]
-    if weights is not None and input_shape[-1] != channels:
-        raise ValueError(
-            f"Pre-trained {model_name} weights expect {channels} input channels; received {what} shape "
-            f"{input_shape}. Use weights=None to train on other inputs."
-        )
     if include_top and contract.flatten_top:
         if None in input_shape[:2]:
             raise ValueError(
@@ -198,11 +174,11 @@ def resolve_input_shape(model_name, input_shape, contract, *, include_top, weigh
                 f"static height and width; received {what} shape {input_shape}. Use include_top=False for "
                 "variable sizes."
             )
-        if weights is not None and input_shape != contract.default_shape:
+        if weights is not None and input_shape[:2] != contract.default_shape[:2]:
             raise ValueError(
-                f"With pre-trained weights and `include_top=True`, `{what}` must have the shape "
-                f"{contract.default_shape} for {model_name}; received {input_shape}. Use include_top=False for "
-                "other sizes."
+                f"With pre-trained weights and `include_top=True`, `{what}` must be "
+                f"{contract.default_shape[0]}x{contract.default_shape[1]} for {model_name} (its top flattens a "
+                f"fixed-size map); received {input_shape}. Use include_top=False for other sizes."
             )
     return input_shape
 
@@ -285,12 +261,11 @@ def build_application(
     )
     x = image_input
     if mode is not None:
-        _check_preprocessing_channels(model_name, mode, image_input)
         x = ImagePreprocessing(mode, name="preprocessing")(x)
     x = backbone(x)
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name or model_name.lower())
-    return weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant))
+    return weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant), adapt=True)
 
 
 def application_doc(summary, options_doc=""):

@@ -276,7 +276,7 @@ class UnpaddedAveragePooling2D(keras.layers.AveragePooling2D):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class ImagePreprocessing(keras.layers.Layer):
-    """Pixels in [0, 255] (RGB, or grayscale for the tf and digits modes) -> the input of weights trained with
+    """Pixels in [0, 255] (RGB; any channel count, see `preprocessing.channel_constants`) -> the input of weights trained with
     `mode`: what `keras_famous.preprocessing.scale(images, mode)` computes, with the same constants, as a layer
     (the first layer of a model built with `include_preprocessing=True`). It has no weights and computes in
     float32 under any dtype policy unless `dtype` is given.
@@ -285,7 +285,6 @@ class ImagePreprocessing(keras.layers.Layer):
         tf      / 127.5 - 1                                    digits  / 255 * 1.275 - 0.1 (LeNet-5)
     """
 
-    RGB_MODES = ("caffe", "torch")  # per-channel constants: three channels
     CAFFE_MEAN_RGB = np.ascontiguousarray(preprocessing.CAFFE_MEAN_BGR[::-1])
 
     def __init__(self, mode, **kwargs):
@@ -297,23 +296,22 @@ class ImagePreprocessing(keras.layers.Layer):
         self.mode = mode
 
     def build(self, input_shape):
-        channels = input_shape[-1]
-        if self.mode in self.RGB_MODES and channels is not None and channels != 3:
-            raise ValueError(
-                f"Preprocessing mode {self.mode!r} scales each of 3 RGB channels, but the input has {channels} "
-                f"channel(s) (shape {tuple(input_shape)}); use mode 'tf' or 'digits' for other inputs."
-            )
+        self.channels = input_shape[-1]
+        if self.mode in ("caffe", "torch") and self.channels is None:
+            raise ValueError(f"Preprocessing mode {self.mode!r} needs a known number of input channels.")
 
     def _constant(self, values):
         return ops.convert_to_tensor(values, dtype=self.compute_dtype)
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
-        if self.mode == "caffe":  # flip(x - mean_rgb) = x_bgr - mean_bgr; TFLite int8 gets flip-then-subtract wrong
+        if self.mode == "caffe" and self.channels == 3:  # TFLite int8 gets flip-then-subtract wrong: subtract first
             return ops.flip(x - self._constant(self.CAFFE_MEAN_RGB), axis=-1)
-        if self.mode == "torch":
-            mean, std = self._constant(preprocessing.IMAGENET_MEAN), self._constant(preprocessing.IMAGENET_STD)
-            return (x / 255.0 - mean) / std
+        if self.mode in ("caffe", "torch"):  # 1 or N channels: preprocessing.channel_constants
+            order, mean, std = preprocessing.channel_constants(self.mode, self.channels)
+            if self.mode == "caffe":
+                return ops.take(x, order, axis=-1) - self._constant(mean)
+            return (x / 255.0 - self._constant(mean)) / self._constant(std)
         if self.mode == "tf":
             return x / 127.5 - 1.0
         return x / 255.0 * 1.275 - 0.1

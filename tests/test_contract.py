@@ -7,7 +7,7 @@ import pytest
 
 import keras_famous
 from keras_famous import registry
-from conftest import random_images
+from conftest import infer, random_images
 
 ALL_BUILDERS = [getattr(keras_famous, name) for name in keras_famous.list_models()]
 
@@ -24,9 +24,9 @@ def test_bad_pooling_names_the_argument(pooling):
         keras_famous.ResNet18(include_top=False, pooling=pooling)
 
 
-def test_classes_with_imagenet_top_names_the_argument():
-    with pytest.raises(ValueError, match="`classes` must be 1000"):
-        keras_famous.ResNet50(weights="imagenet", classes=10)
+def test_pretrained_flatten_top_needs_its_side_but_takes_other_channels():
+    with pytest.raises(ValueError, match="must be 224x224 for VGG16"):
+        keras_famous.VGG16(weights="imagenet", input_shape=(160, 160, 1))
 
 
 def test_imagenet_weights_are_never_silently_random(tmp_path, monkeypatch):
@@ -60,11 +60,17 @@ def test_bad_weights_argument(weights, tmp_path):
         keras_famous.ResNet18(weights=str(tmp_path / weights) if isinstance(weights, str) else weights)
 
 
-def test_pretrained_weights_restrict_classifier_activation(tmp_path):
+def test_pretrained_weights_take_any_classifier_activation(tmp_path):
+    """keras.applications allows only softmax or None with weights; a new task may want sigmoid (multi-label)."""
     path = tmp_path / "w.weights.h5"
-    keras_famous.LeNet5(variant="modern").save_weights(path)
-    with pytest.raises(ValueError, match="`classifier_activation`"):
-        keras_famous.LeNet5(variant="modern", weights=str(path), classifier_activation="sigmoid")
+    source = keras_famous.LeNet5(variant="modern")
+    source.save_weights(path)
+    model = keras_famous.LeNet5(variant="modern", weights=str(path), classifier_activation="sigmoid")
+    images = random_images((32, 32, 1))
+    logits = keras_famous.LeNet5(variant="modern", weights=str(path), classifier_activation=None)
+    np.testing.assert_allclose(infer(model, images), 1 / (1 + np.exp(-infer(logits, images))), atol=1e-6)
+    with pytest.raises(ValueError, match="Unknown `classifier_activation`"):
+        keras_famous.LeNet5(variant="modern", weights=str(path), classifier_activation="nope")
 
 
 def _contract_representatives():

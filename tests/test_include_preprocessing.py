@@ -138,24 +138,39 @@ def test_the_layer_computes_in_float32_under_a_mixed_policy():
             lambda: keras_famous.DenseNet(include_preprocessing=True),
             r"`include_preprocessing=True`.*variant 'custom'.*include_preprocessing='tf'",
         ),
-        (lambda: keras_famous.LeNet5(include_preprocessing="caffe"), r"`include_preprocessing` mode 'caffe'.*1 chan"),
-        (
-            lambda: keras_famous.ResNet18(include_top=False, input_shape=(64, 64, 1), include_preprocessing=True),
-            r"`include_preprocessing` mode 'torch'.*1 channel",
-        ),
     ],
-    ids=["yes", "one", "none", "no-mode", "generic-densenet", "caffe-grayscale", "torch-grayscale"],
+    ids=["yes", "one", "none", "no-mode", "generic-densenet"],
 )
 def test_bad_include_preprocessing_raises_naming_it(build, message):
     with pytest.raises(ValueError, match=message):
         build()
 
 
-def test_the_layer_alone_rejects_unknown_modes_and_non_rgb_inputs():
+def test_the_layer_alone_rejects_unknown_modes():
     with pytest.raises(ValueError, match="Unknown preprocessing `mode` 'bgr'"):
         ImagePreprocessing("bgr")
-    with pytest.raises(ValueError, match="3 RGB channels.*1 channel"):
-        ImagePreprocessing("caffe")(keras.Input((8, 8, 1)))
+
+
+@pytest.mark.parametrize("mode", ["caffe", "torch"])
+@pytest.mark.parametrize("channels", [1, 4, 6])
+def test_rgb_modes_take_other_channel_counts_as_the_adapted_kernel_does(mode, channels):
+    """One channel: the mean of the RGB constants; N: the constants repeated (caffe: each full triple flipped to
+    BGR), so six channels holding an RGB image twice scale to the BGR/RGB scaling twice."""
+    images = _pixels((5, 6, channels), batch=2, seed=2)
+    layer = ImagePreprocessing(mode)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(images)), preprocessing.scale(images, mode), rtol=1e-6, atol=1e-5
+    )
+    rgb = _pixels((5, 6, 3), batch=2, seed=3)
+    if channels == 6:
+        np.testing.assert_allclose(
+            preprocessing.scale(np.concatenate([rgb, rgb], -1), mode),
+            np.concatenate([preprocessing.scale(rgb, mode)] * 2, -1),
+            rtol=1e-6,
+        )
+    if channels == 1 and mode == "caffe":  # x minus the mean pixel's mean: the mean of the BGR scaling
+        expected = preprocessing.scale(np.repeat(images, 3, -1), mode).mean(-1, keepdims=True)
+        np.testing.assert_allclose(preprocessing.scale(images, mode), expected, rtol=1e-5, atol=1e-3)
 
 
 def test_shipped_legacy_h5_loads_into_a_raw_pixel_model():

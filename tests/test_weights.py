@@ -14,7 +14,9 @@ import torch
 import torchvision
 
 import keras_famous
-from keras_famous import registry, weights
+import keras
+
+from keras_famous import convert, registry, weights
 from conftest import infer, assert_close_to_magnitude, one_file_entry, random_images, serving, write_manifest
 
 SIZE = (64, 64, 3)
@@ -261,3 +263,69 @@ def test_shipped_lenet5_scores_what_its_reference_records():
     assert top1 > 0.95
     with pytest.raises(ValueError, match="weights='digits' instead"):
         keras_famous.LeNet5(weights="imagenet")
+
+
+# -- pretrained weights for another task: other classes, other channels (convert.adapt) ---------------------
+
+
+def test_imagenet_into_other_classes_and_channels_keeps_the_backbone(resnet18_files, served, tmp_path, monkeypatch):
+    """A torchvision resnet18 .pth (served locally) into 5 classes and one channel: the backbone equals
+    the 1000-class model's, the classifier is new with a warning; the converted cache keeps the source's arrays,
+    so a later 1000-class RGB build from the cache still scores the reference's logits."""
+    directory, images, logits, _ = resnet18_files
+    sha256 = hashlib.sha256((directory / "resnet18.pth").read_bytes()).hexdigest()
+    _manifest(tmp_path, monkeypatch, f"{served}/resnet18.pth", {"sha256": sha256})
+    with pytest.warns(UserWarning, match=r"classifier layers \['predictions'\] are new.*adapted from 3 to 1"):
+        gray = keras_famous.ResNet18(
+            variant="torchvision", weights="imagenet", classes=5, input_shape=(224, 224, 1), classifier_activation=None
+        )
+    assert gray.output.shape == (None, 5)
+    full = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
+    assert_close_to_magnitude(infer(full, images), logits, 1e-4)  # from the converted cache
+    features = lambda model: keras.Model(model.inputs, model.get_layer("avg_pool").output)  # noqa: E731
+    one = images.mean(axis=-1, keepdims=True)
+    assert_close_to_magnitude(infer(features(gray), one), infer(features(full), np.repeat(one, 3, axis=-1)), 1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 4, 6])
+def test_a_legacy_h5_by_order_into_other_channels(tmp_path, channels):
+    """keras.applications' VGG16 file layout (legacy .h5 matched by order) into 1, 4 and 6 channels: x on the
+    adapted model equals x repeated to RGB on the original (6: an RGB image twice is the image once)."""
+    source = keras_famous.VGG11(include_top=False, input_shape=(32, 32, 3))
+    path = tmp_path / "vgg11_notop.h5"
+    by_position = {f"layer_{i}": layer.get_weights() for i, layer in enumerate(source.layers) if layer.weights}
+    convert.keras_h5.write_legacy_h5(str(path), by_position)  # names not ours: matched by order
+    with pytest.warns(UserWarning, match=f"'block1_conv1' was adapted from 3 to {channels} channels"):
+        model = keras_famous.VGG11(include_top=False, input_shape=(32, 32, channels), weights=str(path))
+    rgb = random_images((32, 32, 3))
+    if channels == 1:
+        gray = rgb[..., :1]
+        assert_close_to_magnitude(infer(model, gray), infer(source, np.repeat(gray, 3, -1)), 1e-5)
+    elif channels == 6:
+        assert_close_to_magnitude(infer(model, np.concatenate([rgb, rgb], -1)), infer(source, rgb), 1e-5)
+    else:
+        kernel = model.get_layer("block1_conv1").get_weights()[0]
+        original = source.get_layer("block1_conv1").get_weights()[0]
+        np.testing.assert_allclose(kernel, original[:, :, [0, 1, 2, 0]] * 0.75, rtol=1e-6)
+
+
+def test_digits_weights_into_rgb_lenet5():
+    """LeNet5's shipped digits weights (one channel) into a three-channel model: a gray image repeated three times
+    scores what the original scores on it, and the classifier can be new as well."""
+    digits = keras_famous.LeNet5(weights="digits")
+    with pytest.warns(UserWarning, match="'c1' was adapted from 1 to 3 channels"):
+        rgb = keras_famous.LeNet5(weights="digits", input_shape=(32, 32, 3))
+    gray = random_images((32, 32, 1))
+    assert_close_to_magnitude(infer(rgb, np.repeat(gray, 3, -1)), infer(digits, gray), 1e-5)
+    with pytest.warns(UserWarning, match="are new"):
+        three = keras_famous.LeNet5(weights="digits", classes=3)
+    np.testing.assert_array_equal(three.get_layer("c1").get_weights()[0], digits.get_layer("c1").get_weights()[0])
+
+
+def test_loading_after_the_build_still_needs_an_exact_fit(tmp_path):
+    """`registry.load_weights` (and `keras-famous convert`) load a file as it is: another class count is refused."""
+    path = tmp_path / "resnet18.weights.h5"
+    keras_famous.ResNet18(variant="torchvision", input_shape=SIZE).save_weights(path)
+    model = keras_famous.ResNet18(variant="torchvision", input_shape=SIZE, classes=5)
+    with pytest.raises(ValueError, match="'predictions' expects shapes"):
+        registry.load_weights(model, path, "ResNet18", "torchvision")

@@ -10,6 +10,7 @@ import os
 import warnings
 
 from . import keras_h5, state_dict
+from .adapt import Adapter
 from .assign import assign
 from .state_dict import TorchNotInstalledError, read_state_dict, without_wrapper_prefix
 
@@ -53,31 +54,45 @@ def _load_keras(model, path):
     return model
 
 
-def load_file(model, path, *, torch_names=(), head_layers=frozenset()):
-    """Loads any supported weights file into `model`: Keras 3 files by layer name (by the model's structure
-    when the names differ), legacy Keras files by the order of the layers with weights
-    (`keras_h5.match_legacy_layers`), PyTorch checkpoints through the name map `torch_names`.
-    `head_layers` (the family's classifier and auxiliary layers) are skipped when the model lacks them."""
+def named_arrays(model, path, *, torch_names=(), head_layers=frozenset(), adapt=False):
+    """({our layer name: arrays as the file holds them}, problems) of any supported file, or None for a Keras 3
+    file whose names are not the model's (only Keras' own loader, by structure, reads it). Legacy Keras files
+    match by the order of the layers with weights (`keras_h5.match_legacy_layers`), PyTorch checkpoints go
+    through the name map `torch_names`. `adapt`: see `adapt.Adapter`."""
     fmt, source = file_format(path), repr(os.fspath(path))
     if fmt == "keras":
         try:
             named = keras_h5.read_keras3_weights(path)
         except ValueError:  # nested layers
-            return _load_keras(model, path)
+            return None
         if not {layer.name for layer in model.layers if layer.weights} <= set(named):  # named in another session
-            return _load_keras(model, path)
-        return assign(model, named, source, head_layers=head_layers)
+            return None
+        return named, []
     if fmt == "keras_h5":
-        named = keras_h5.match_legacy_layers(model, keras_h5.read_legacy_h5(path), source, head_layers)
-        return assign(model, named, source, head_layers=head_layers)
+        adapter = Adapter(model, head_layers) if adapt else None
+        return keras_h5.match_legacy_layers(model, keras_h5.read_legacy_h5(path), source, head_layers, adapter), []
     if not torch_names:
         raise ValueError(
             f"{model.name!r} has no PyTorch name map for this variant, so {source} cannot be converted; build the "
             "variant whose layout the checkpoint has (e.g. variant='torchvision')."
         )
     state = without_wrapper_prefix(read_state_dict(path, fmt))
-    named, problems = state_dict.named_arrays(model, state, torch_names)
-    return assign(model, named, source, problems, head_layers)
+    return state_dict.named_arrays(model, state, torch_names)
 
 
-__all__ = ["TorchNotInstalledError", "assign", "file_format", "load_file", "read_state_dict", "without_wrapper_prefix"]
+def load_file(model, path, *, torch_names=(), head_layers=frozenset(), adapt=False):
+    """Loads any supported weights file into `model`, all-or-nothing (`named_arrays`); a Keras 3 file named in
+    another session by the model's structure. `head_layers` (the family's classifier and auxiliary layers) are
+    skipped when the model lacks them; with `adapt` a classifier for other classes is new and the input
+    convolution adapted to the model's channels, with a warning (`adapt.Adapter`)."""
+    found = named_arrays(model, path, torch_names=torch_names, head_layers=head_layers, adapt=adapt)
+    if found is None:
+        return _load_keras(model, path)
+    named, problems = found
+    return assign(model, named, repr(os.fspath(path)), problems, head_layers, adapt=adapt)
+
+
+__all__ = [
+    "TorchNotInstalledError", "assign", "file_format", "load_file", "named_arrays", "read_state_dict",
+    "without_wrapper_prefix",
+]  # fmt: skip

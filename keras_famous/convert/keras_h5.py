@@ -119,11 +119,12 @@ def adapt_kernels(layer, arrays):
     return arrays
 
 
-def match_legacy_layers(model, named, source, head_layers=frozenset()):
+def match_legacy_layers(model, named, source, head_layers=frozenset(), adapter=None):
     """{our layer name: arrays} of a legacy file's {file layer name: arrays}: by name when every layer of
     ours with weights is in the file, else by order as Keras loads legacy files (`load_weights_from_hdf5_group`),
     skipping the file's classifier layers (`head_layers`, the family's) when the model has none. ValueError names the position, our
-    layer and the file's, with their shapes."""
+    layer and the file's, with their shapes. An `adapt.Adapter` lets a new classifier or an adapted input
+    convolution pass the shape check (`assign` then applies it)."""
     ours = [layer for layer in model.layers if layer.weights]
     our_names = {layer.name for layer in ours}
     if our_names <= set(named):
@@ -138,7 +139,8 @@ def match_legacy_layers(model, named, source, head_layers=frozenset()):
     for position, (layer, (their_name, arrays)) in enumerate(zip(ours, theirs)):
         arrays = adapt_kernels(layer, arrays)
         expected, found = _shapes(layer.weights), _shapes(arrays)
-        if expected != found:
+        fits = adapter is not None and adapter.fits(layer, arrays)
+        if expected != found and not fits:
             problems.append(
                 f"by order (Keras' rule for legacy files), layer {position} with weights is our {layer.name!r} "
                 f"expecting {expected}, the file's {their_name!r} gives {found}"

@@ -102,31 +102,32 @@ def resolve(model_name, variant, dataset="imagenet", include_top=True, progress=
     return _resolve(model_name, variant, dataset, include_top, progress)[:2]
 
 
-def _load_pretrained(model, target, dataset):
+def _load_pretrained(model, target, dataset, adapt):
     model_name, variant = target.model_name, target.variant
     include_top = any(layer.name == "predictions" for layer in model.layers)
     path, entry, sha256 = _resolve(model_name, variant, dataset, include_top, progress=True)
     if entry.converter in ("keras_h5", "keras"):
-        return _load_file(model, path, target)
+        return _load_file(model, path, target, adapt)
     # PyTorch sources: convert once into our names, then load that file by name from now on. Its name holds the
-    # layer names (top, aux heads, ... differ) and the source file's hash (another file, another conversion).
+    # layer names (top, aux heads, ... differ) and the source file's hash (another file, another conversion); it
+    # holds the source's arrays as converted, before any adaptation to this model's classes or channels.
     layer_names = sorted(layer.name for layer in model.layers if layer.weights)
     signature = hashlib.sha1("\n".join(layer_names).encode()).hexdigest()[:10]
     converted = cache.cache_path("converted", f"{model_name}_{variant}_{signature}_{sha256[:16]}.h5")
     if os.path.isfile(converted):
-        return _load_file(model, converted, target)
-    _load_file(model, path, target)
-    _keep_converted(model, converted)
+        return _load_file(model, converted, target, adapt)
+    named, problems = convert.named_arrays(model, path, torch_names=target.torch_names)
+    convert.assign(model, named, repr(path), problems, target.head_layers, adapt=adapt)
+    _keep_converted({name: arrays for name, arrays in named.items() if name in set(layer_names)}, converted)
     return model
 
 
 _warned_directories = set()
 
 
-def _keep_converted(model, path):
+def _keep_converted(named, path):
     """Writes the converted weights for the next build; a cache that cannot take them gets one warning."""
     try:
-        named = {layer.name: layer.get_weights() for layer in model.layers if layer.weights}
         convert.keras_h5.write_legacy_h5(path, named)
     except OSError as error:
         directory = os.path.dirname(path)
@@ -139,14 +140,16 @@ def _keep_converted(model, path):
             )
 
 
-def _load_file(model, path, target):
-    return convert.load_file(model, path, torch_names=target.torch_names, head_layers=target.head_layers)
+def _load_file(model, path, target, adapt):
+    return convert.load_file(model, path, torch_names=target.torch_names, head_layers=target.head_layers, adapt=adapt)
 
 
-def load_into(model, weights, target):
-    """Loads `weights` into the built `model` (a `Target`: the model, variant and name maps) and returns it."""
+def load_into(model, weights, target, adapt=False):
+    """Loads `weights` into the built `model` (a `Target`: the model, variant and name maps) and returns it.
+    `adapt`: the build hook's rule for another task (a new classifier for other classes, the input convolution
+    adapted to other channels; `convert.adapt`); else the file must fit the model exactly."""
     if weights is None:
         return model
     if _is_dataset(os.fspath(weights)):
-        return _load_pretrained(model, target, os.fspath(weights))
-    return _load_file(model, weights, target)
+        return _load_pretrained(model, target, os.fspath(weights), adapt)
+    return _load_file(model, weights, target, adapt)
