@@ -188,9 +188,9 @@ def _argument_errors_as_flags(**flags):
         yield
     except ValueError as error:
         message = str(error)
-        for argument, flag in flags.items():
-            message = message.replace(f"`{argument}`", flag).replace(f"{argument}=", f"{flag} ")
-            message = re.sub(rf"\b{argument}\b", flag, message)
+        for argument, flag in flags.items():  # only the library's spellings of an argument: `name`, name=
+            message = message.replace(f"`{argument}`", flag)
+            message = re.sub(rf"(?<![\w./-]){argument}=", f"{flag} ", message)
         raise ValueError(message) from None
 
 
@@ -259,32 +259,41 @@ def cmd_demo(args):
 
 
 def _train_argv(args):
-    """The `train` command line of one worker: the launcher's own, less --workers."""
+    """The `train` command line of one worker: the launcher's own, less --workers and --join-timeout."""
     argv = ["train", args.model, "--dataset", args.dataset, "--epochs", str(args.epochs), "--batch", str(args.batch)]
     argv += ["--learning-rate", repr(args.learning_rate), "--seed", str(args.seed)]
-    for flag, value in (("--weights", args.weights), ("--variant", args.variant), ("--output", args.output)):
-        argv += [flag, value] if value is not None else []
-    argv += ["--checkpoint-dir", args.checkpoint_dir] if args.checkpoint_dir else []
-    argv += ["--image-size", str(args.image_size)] if args.image_size else []
-    return argv + (["--force"] if args.force else [])
+    argv += ["--fine-tune-epochs", str(args.fine_tune_epochs), "--precision", args.precision]
+    for flag in ("weights", "variant", "output", "checkpoint_dir", "image_size", "unfreeze_from"):
+        value = getattr(args, flag)
+        argv += [f"--{flag.replace('_', '-')}", str(value)] if value is not None else []
+    for flag in ("force", "restart"):
+        argv += [f"--{flag}"] if getattr(args, flag) else []
+    return argv + (["--no-augment"] if args.augment is False else [])
+
+
+TRAIN_FLAGS = dict(
+    global_batch_size="--batch", checkpoint_dir="--checkpoint-dir", output="--output", dataset="--dataset",
+    weights="--weights", variant="--variant", epochs="--epochs", image_size="--image-size",
+    precision="--precision", unfreeze_from="--unfreeze-from",
+)  # fmt: skip
 
 
 def cmd_train(args):
     from . import training
 
-    if args.workers < 1 or args.epochs < 1 or args.batch < 1:
+    if args.workers < 1 or args.epochs < 1 or args.batch < 1 or args.fine_tune_epochs < 0 or args.join_timeout <= 0:
         raise ValueError(
-            f"--workers, --epochs and --batch must be positive; received {args.workers}, {args.epochs}, {args.batch}."
+            f"--workers, --epochs, --batch and --join-timeout must be positive and --fine-tune-epochs at least 0; "
+            f"received {args.workers}, {args.epochs}, {args.batch}, {args.join_timeout:g} and {args.fine_tune_epochs}."
         )
-    flags = dict(
-        global_batch_size="--batch", checkpoint_dir="--checkpoint-dir", output="--output", dataset="--dataset",
-        weights="--weights", variant="--variant", epochs="--epochs", image_size="--image-size",
-    )  # fmt: skip
+    if args.fine_tune_epochs and args.weights is None:
+        raise ValueError("--fine-tune-epochs continues from pretrained --weights; from scratch --epochs trains all.")
     options = dict(variant=args.variant, output=args.output, overwrite=args.force, checkpoint_dir=args.checkpoint_dir)
-    with _argument_errors_as_flags(**flags):
+    with _argument_errors_as_flags(**TRAIN_FLAGS):
         training.check_train_arguments(
-            args.model, args.dataset, image_size=args.image_size, overwrite_flag="--force", **options
-        )
+            args.model, args.dataset, image_size=args.image_size, weights=args.weights, overwrite_flag="--force",
+            precision_policy=args.precision, **options,
+        )  # fmt: skip
         if args.batch % args.workers:
             raise ValueError(
                 f"--batch {args.batch} must be a multiple of --workers {args.workers} (each takes a share)."
@@ -299,15 +308,21 @@ def cmd_train(args):
                     f"--workers {args.workers} runs on the JAX backend; KERAS_BACKEND={backend} is set. "
                     + (training.MULTI_WORKER_UPSTREAM if backend == "tensorflow" else "")
                 )
-            return training.launch([sys.executable, "-m", "keras_famous_console", *_train_argv(args)], args.workers)
+            command = [sys.executable, "-m", "keras_famous_console", *_train_argv(args)]
+            return training.launch(command, args.workers, join_timeout=args.join_timeout)
         training.train(
             args.model,
             args.dataset,
             epochs=args.epochs,
+            fine_tune_epochs=args.fine_tune_epochs,
+            unfreeze_from=args.unfreeze_from or "last_stage",
             global_batch_size=args.batch,
             weights=args.weights,
             learning_rate=args.learning_rate,
             image_size=args.image_size,
+            augment=args.augment,
+            precision_policy=args.precision,
+            restart=args.restart,
             seed=args.seed,
             **options,
         )
@@ -390,18 +405,46 @@ def build_parser():
         "KERAS_DISTRIBUTION_PROCESS_ID. Checkpoints every epoch; the same command resumes a stopped run.",
     )
     p_train.add_argument("model", help="catalog name, e.g. LeNet5")
-    p_train.add_argument("--dataset", default="digits", help="'digits' or DIR: one subfolder of images per class")
-    p_train.add_argument("--epochs", type=int, default=3)
+    p_train.add_argument(
+        "--dataset",
+        default="digits",
+        help="'digits' or DIR: DIR/train (+ DIR/test|val|valid|validation) or DIR/<class>/ (one folder per class)",
+    )
+    p_train.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="from scratch: all epochs; with --weights: the new head's (backbone frozen)",
+    )
+    p_train.add_argument(
+        "--fine-tune-epochs", type=int, default=0, help="with --weights: then unfreeze and train at --learning-rate/100"
+    )
+    p_train.add_argument(
+        "--unfreeze-from", default=None, help="the first backbone layer to fine-tune (default: its last stage's first)"
+    )
     p_train.add_argument("--workers", type=int, default=1, help="local worker processes (JAX backend when > 1)")
     p_train.add_argument("--batch", type=int, default=32, help="global batch size, split over the workers")
-    p_train.add_argument("--weights", default=None, help="start from 'imagenet', 'digits' or a weights file")
+    p_train.add_argument(
+        "--weights", default=None, help="start from 'imagenet', 'digits' or a weights file (any class count)"
+    )
     p_train.add_argument("--variant", default=None)
     p_train.add_argument("--output", default=None, help="the trained model, FILE.keras (default MODEL-DATASET.keras)")
     p_train.add_argument("--checkpoint-dir", default=None, help="default OUTPUT.checkpoints; removed when done")
+    p_train.add_argument("--restart", action="store_true", help="remove the checkpoints of an earlier run, start over")
     p_train.add_argument("--image-size", type=int, default=None, help="DIR's images' side (default: the model's)")
     p_train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate")
+    p_train.add_argument(
+        "--no-augment", dest="augment", action="store_false", default=None, help="no random crops and flips (DIR)"
+    )
+    p_train.add_argument(
+        "--precision", default="auto", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+        help="auto: mixed_float16 on a GPU, float32 on CPUs (the classifier is float32 always)",
+    )  # fmt: skip
     p_train.add_argument("--seed", type=int, default=0)
     p_train.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p_train.add_argument(
+        "--join-timeout", type=float, default=60, help="--workers: seconds for every worker to join (default 60)"
+    )
     p_train.set_defaults(func=cmd_train)
     p_bench = add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
     from .benchmarks import add_arguments

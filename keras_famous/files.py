@@ -32,11 +32,13 @@ def check_writable_target(path, overwrite, flag="overwrite=True"):
 
 
 @contextlib.contextmanager
-def atomic_path(path, *, directory=False, prefix=None, suffix=""):
+def atomic_path(path, *, directory=False, prefix=None, suffix="", durable=False):
     """A temporary path beside `path` for a writer that takes a file name (h5py, a SavedModel directory
     with `directory=True`, which the writer creates). When the block ends without an error it replaces
     `path`; on any error it is removed and `path` is untouched. `prefix` (default ".NAME.tmp-") and
-    `suffix` name the temporary entry (a suffix keeps writers that check the extension happy)."""
+    `suffix` name the temporary entry (a suffix keeps writers that check the extension happy). `durable` (a file):
+    its data and then the rename reach the disk before the block returns (fsync of the file and its directory),
+    so a machine that loses power keeps the old file or the new one, whole."""
     path = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(path))
     if prefix is None:
@@ -51,18 +53,30 @@ def atomic_path(path, *, directory=False, prefix=None, suffix=""):
         yield tmp
         if not directory:
             os.chmod(tmp, file_mode())
+            if durable:
+                _fsync(tmp)
         _install(tmp, path)
+        if durable:
+            _fsync(parent, directory=True)
     except BaseException:
         _remove(tmp)
         raise
 
 
+def _fsync(path, directory=False):
+    descriptor = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 @contextlib.contextmanager
-def atomic_file(path, mode="wb", *, prefix=None, suffix=""):
+def atomic_file(path, mode="wb", *, prefix=None, suffix="", durable=False):
     """A file object ("wb" or "w", UTF-8) on a temporary file beside `path`; see atomic_path."""
     if mode not in ("wb", "w"):
         raise ValueError(f"`mode` must be 'wb' or 'w'; received mode={mode!r}.")
-    with atomic_path(path, prefix=prefix, suffix=suffix) as tmp:
+    with atomic_path(path, prefix=prefix, suffix=suffix, durable=durable) as tmp:
         with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as out:
             yield out
 

@@ -11,6 +11,7 @@ and `unfreeze` keeps them frozen by default, so their moving statistics - learne
 overwritten by small-batch statistics of the new data.
 """
 
+import dataclasses
 import math
 
 import keras
@@ -182,6 +183,29 @@ def classifier(
     return keras.Model(inputs, outputs, name=name or f"{backbone.name}_classifier")
 
 
+def last_stage_start(model):
+    """The first layer of `model`'s last stage (the layer after the map it downsamples from last): where
+    `fine_tune` unfreezes by default. For a classifier, the backbone's layer. None when the graph shows no stage."""
+    backbone = _backbone_of(model)
+    if _spatial(backbone.inputs[0]) is None or None in _spatial(backbone.inputs[0]):
+        return None
+    taps = sorted(_feature_taps(backbone).items())
+    if len(taps) < 2:
+        return None
+    return backbone.layers[taps[-2][1] + 1].name
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """One phase of `fine_tune`: epochs [start, end) at `learning_rate`, "head" (backbone frozen) or
+    "fine_tune" (unfrozen from `unfreeze_from`)."""
+
+    name: str
+    start: int
+    end: int
+    learning_rate: float
+
+
 def fine_tune(
     model,
     train_data,
@@ -189,32 +213,52 @@ def fine_tune(
     *,
     head_epochs=5,
     fine_tune_epochs=5,
-    unfreeze_from=None,
+    unfreeze_from="last_stage",
     head_learning_rate=1e-3,
     fine_tune_learning_rate=1e-5,
+    keep_batchnorm_frozen=True,
     loss="sparse_categorical_crossentropy",
     metrics=("accuracy",),
+    weighted_metrics=None,
+    optimizer=None,
+    initial_epoch=0,
+    on_phase_start=None,
     verbose="auto",
     jit_compile="auto",
     **fit_kwargs,
 ):
     """Two-phase transfer learning on a `classifier(...)` model (or any model whose frozen part is the
     layer "backbone", or the whole model otherwise): `head_epochs` with the backbone frozen, then
-    `fine_tune_epochs` with the backbone unfrozen from `unfreeze_from` (BatchNormalization stays frozen).
-    Returns the two Keras History objects (the second is None when fine_tune_epochs=0). `jit_compile` is
-    Keras' (XLA; "auto" leaves it off on CPUs): measure before turning it on there. With TensorFlow 2.21's
-    oneDNN kernels on a 2-core Xeon, a ResNet-18 step at 32x32 took 290-1030 ms with XLA, 130-260 ms without."""
+    `fine_tune_epochs` with the backbone unfrozen from `unfreeze_from` (a layer name or index; "last_stage":
+    `last_stage_start`; None: all of it), BatchNormalization kept frozen unless `keep_batchnorm_frozen=False`.
+    `optimizer(learning_rate)` makes each phase's optimizer (default Adam). `initial_epoch` resumes a run:
+    finished phases are skipped; `on_phase_start(model, phase)` is called once a phase is compiled (where a
+    resumed run restores its optimizer state). Returns the two Keras History objects (None for a phase not run).
+    `jit_compile` is Keras' (XLA; "auto" leaves it off on CPUs): measure before turning it on there. With
+    TensorFlow 2.21's oneDNN kernels on a 2-core Xeon, a ResNet-18 step at 32x32 took 290-1030 ms with XLA,
+    130-260 ms without."""
     backbone = _backbone_of(model)
-    if backbone is not model:
-        freeze(backbone)
-    model.compile(keras.optimizers.Adam(head_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile)
+    if unfreeze_from == "last_stage":
+        unfreeze_from = last_stage_start(model)
+    optimizer = optimizer or keras.optimizers.Adam
+    compile_options = dict(loss=loss, metrics=list(metrics), weighted_metrics=weighted_metrics, jit_compile=jit_compile)
     fit = dict(validation_data=validation_data, verbose=verbose, **fit_kwargs)
-    head = model.fit(train_data, epochs=head_epochs, **fit)
-    if not fine_tune_epochs:
-        return head, None
-    unfreeze(backbone, unfreeze_from)
-    model.compile(
-        keras.optimizers.Adam(fine_tune_learning_rate), loss=loss, metrics=list(metrics), jit_compile=jit_compile
+    phases = (
+        Phase("head", 0, head_epochs, head_learning_rate),
+        Phase("fine_tune", head_epochs, head_epochs + fine_tune_epochs, fine_tune_learning_rate),
     )
-    tuned = model.fit(train_data, epochs=head_epochs + fine_tune_epochs, initial_epoch=head_epochs, **fit)
-    return head, tuned
+    histories = []
+    for phase in phases:
+        if phase.end <= max(initial_epoch, phase.start):
+            histories.append(None)
+            continue
+        if phase.name == "head":
+            if backbone is not model:
+                freeze(backbone)
+        else:
+            unfreeze(backbone, unfreeze_from, keep_batchnorm_frozen=keep_batchnorm_frozen)
+        model.compile(optimizer(phase.learning_rate), **compile_options)
+        if on_phase_start is not None:
+            on_phase_start(model, phase)
+        histories.append(model.fit(train_data, epochs=phase.end, initial_epoch=max(initial_epoch, phase.start), **fit))
+    return tuple(histories)
