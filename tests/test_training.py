@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -83,6 +84,67 @@ def _read_until(process, prefix, deadline):
 
 
 @pytest.mark.slow
+def test_sigterm_to_the_launcher_stops_every_worker(tmp_path):
+    """What `timeout`, schedulers and `kill` send: the launcher stops its workers, none is left, it exits 143."""
+    launcher = subprocess.Popen(
+        _command("--epochs", "3", "--workers", "2", "--output", "run.keras"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_environment(),
+    )  # fmt: skip
+    try:
+        lines = _read_until(launcher, "Started 2 workers", time.monotonic() + 120)
+        pids = [int(pid) for pid in re.findall(r"worker \d: pid (\d+)", "".join(lines))]
+        _read_until(launcher, "Epoch 1/3", time.monotonic() + 300)
+        launcher.send_signal(signal.SIGTERM)
+        _, stderr = launcher.communicate(timeout=60)
+    finally:
+        launcher.kill()
+    assert launcher.returncode == 128 + signal.SIGTERM and "stopped by SIGTERM" in stderr, stderr[-2000:]
+    assert len(pids) == 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):  # reaped by the launcher: gone
+            os.kill(pid, 0)
+
+
+def test_a_worker_that_never_joins_stops_the_run_naming_it(tmp_path, capsys):
+    """Worker 1 never reaches the coordinator (a busy machine, a hung import): after --join-timeout the launcher
+    names it and stops both, instead of JAX's 300 s."""
+    script = (
+        "import os, time\n"
+        "index = os.environ['KERAS_DISTRIBUTION_PROCESS_ID']\n"
+        "marks = os.environ['KERAS_FAMOUS_JOIN_DIR']\n"
+        "if index == '0': open(os.path.join(marks, 'worker-0.reached'), 'w').close()\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    code = training.launch(
+        [sys.executable, "-c", script], 2, join_timeout=2, grace_seconds=2, out=open(os.devnull, "w")
+    )
+    assert code == 1 and time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert re.search(r"worker 1 \(pid \d+\) did not join the run's coordinator within --join-timeout 2 s", err), err
+    assert "worker 0 (pid" not in err.split("did not join")[0]  # it reached the coordinator: not the cause
+
+
+def test_the_forwarder_drains_the_chief_when_the_terminal_is_gone():
+    from keras_famous.training import launcher
+
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError("the terminal closed")
+
+        def flush(self):
+            pass
+
+    reader, writer = os.pipe()
+    with os.fdopen(writer, "wb") as chief:
+        thread = threading.Thread(target=launcher._forward, args=(os.fdopen(reader, "rb"), Closed()))
+        thread.start()
+        chief.write(b"x" * (1 << 20) + b"\n")  # more than a pipe holds: blocks unless drained
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.slow
 def test_a_killed_worker_stops_the_run_with_a_message_and_the_rerun_resumes(tmp_path):
     args = ("--epochs", "3", "--workers", "2", "--output", "run.keras")
     launcher = subprocess.Popen(
@@ -139,28 +201,6 @@ def test_fit_checkpoints_every_epoch_and_resumes_after_the_newest(tmp_path, caps
     other = lambda: keras_famous.LeNet5()  # noqa: E731  (another architecture: its checkpoint does not fit)
     with pytest.raises(ValueError, match="another checkpoint directory"):
         training.fit(other, x, y, epochs=4, global_batch_size=32, checkpoint_dir=directory, verbose=0)
-
-
-def test_train_on_a_folder_of_images(tmp_path, capsys):
-    (x_train, y_train), (x_test, y_test) = datasets.digits_32x32(pixels=True)
-    root = tmp_path / "zeros_and_ones"
-    for split, images, labels in (("train", x_train, y_train), ("test", x_test, y_test)):
-        for index in np.flatnonzero(labels < 2):
-            folder = root / split / f"digit{labels[index]}"
-            folder.mkdir(parents=True, exist_ok=True)
-            keras.utils.save_img(folder / f"{index}.png", images[index], scale=False)
-    output = tmp_path / "lenet.keras"
-    code = cli.main(
-        ["train", "LeNet5", "--dataset", str(root), "--epochs", "2", "--batch", "16", "--output", str(output)]
-    )
-    assert code == 0
-    out = capsys.readouterr().out
-    accuracy = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
-    count = int(re.search(r"on (\d+) images", out).group(1))
-    assert count == int(np.sum(y_test < 2)) and accuracy > 0.9, out
-    model = keras.saving.load_model(output, safe_mode=True)
-    assert model.input_shape == (None, 32, 32, 1) and model.output_shape == (None, 2)
-    assert not os.path.exists(f"{output}.checkpoints")
 
 
 def _cli_error(capsys, argv):

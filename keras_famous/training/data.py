@@ -192,22 +192,38 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
 # -- decoding and augmentation (tf.data, whatever the Keras backend) ---------------------------------------
 
 
-def decode(path, size, channels):
-    """An image file -> float32 pixels in [0, 255] at `size`, with `channels` channels (grayscale, RGBA,
-    palette and 16-bit files converted; 1, 3 or 4 channels)."""
+def _read(path, channels):
+    """An image file's pixels in [0, 1] with `channels` (1, 3 or 4) channels, whatever it holds: grayscale (with
+    alpha), RGB, RGBA, a palette, 8 or 16 bits (decoded as stored, then converted: BMP decodes no other way)."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels, dtype=tf.float32, expand_animations=False)
+    image = tf.io.decode_image(tf.io.read_file(path), dtype=tf.float32, expand_animations=False)
+    stored = tf.shape(image)[-1]
+    gray = image[..., :1]
+    if channels == 1:
+        image = tf.cond(stored >= 3, lambda: tf.image.rgb_to_grayscale(image[..., :3]), lambda: gray)
+    else:
+        color = tf.cond(stored >= 3, lambda: image[..., :3], lambda: tf.image.grayscale_to_rgb(gray))
+        if channels == 4:
+            opaque = tf.ones_like(gray)
+            color = tf.cond(stored == 4, lambda: image, lambda: tf.concat([color, opaque], -1))
+        image = color
     image.set_shape([None, None, channels])
-    return tf.image.resize(image * 255.0, size)
+    return image
+
+
+def decode(path, size, channels):
+    """An image file -> float32 pixels in [0, 255] at `size`, with `channels` channels (`_read`)."""
+    import tensorflow as tf
+
+    return tf.image.resize(_read(path, channels) * 255.0, size)
 
 
 def random_resized_crop(path, size, channels, seed):
     """`decode` of a random crop of 25-100% of the image's area and an aspect ratio of 3/4 to 4/3."""
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=channels, dtype=tf.float32, expand_animations=False)
-    image.set_shape([None, None, channels])
+    image = _read(path, channels)
     begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
