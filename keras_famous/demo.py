@@ -173,9 +173,6 @@ def run(
         )
     print("  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
     model = transfer.classifier(base, classes=5)
-    taps = list(transfer.feature_taps(base).values())  # stage ends, finest to coarsest
-    names = [layer.name for layer in base.layers]
-    last_stage = names[names.index(taps[-2]) + 1]  # the first layer after the second-to-last stage
     transfer.fine_tune(
         model,
         rgb_train[target],
@@ -183,7 +180,7 @@ def run(
         batch_size=32,
         head_epochs=head_epochs,
         fine_tune_epochs=fine_tune_epochs,
-        unfreeze_from=last_stage,
+        unfreeze_from="last_stage",  # the first layer after the second-to-last stage
         fine_tune_learning_rate=1e-4,
         validation_data=(rgb_test[target_test], y_test[target_test] - 5),
         verbose=1,

@@ -119,3 +119,16 @@ def test_interleaved_benchmark_times_every_engine_in_one_process():
     rounding = (fastest / medians[0]) * (0.005 / fastest + 0.005 / medians[0]) + 5e-4
     assert speed == pytest.approx(fastest / medians[0], abs=rounding) and chosen in labels[1:5]
     assert f"| ResNet18 | 1 | {chosen} |" in result.stdout
+
+
+def test_fine_tune_benchmark_times_files_against_memory_in_turns():
+    """tools/benchmark_fine_tune.py on a few images: both sources train the same epochs, the ratio is theirs."""
+    sys.path.insert(0, str(TOOLS))
+    try:
+        import benchmark_fine_tune
+    finally:
+        sys.path.remove(str(TOOLS))
+    (row,) = benchmark_fine_tune.throughput([32], count=48, rounds=1, batch=16)
+    assert row["images"] == 48 and row["files_images_per_s"] > 0 and row["memory_images_per_s"] > 0
+    assert row["files_over_memory"] == pytest.approx(row["files_images_per_s"] / row["memory_images_per_s"], rel=0.01)
+    assert "cores" in benchmark_fine_tune.cpu_features()
