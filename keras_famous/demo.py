@@ -173,6 +173,7 @@ def run(
         )
     print("  the target task: a new head on the frozen base for the digits 5-9, then the last stage fine-tuned")
     model = transfer.classifier(base, classes=5)
+    last_stage = transfer.last_stage_start(model)  # the first layer after the second-to-last stage
     transfer.fine_tune(
         model,
         rgb_train[target],
@@ -180,7 +181,7 @@ def run(
         batch_size=32,
         head_epochs=head_epochs,
         fine_tune_epochs=fine_tune_epochs,
-        unfreeze_from="last_stage",  # the first layer after the second-to-last stage
+        unfreeze_from=last_stage,
         fine_tune_learning_rate=1e-4,
         validation_data=(rgb_test[target_test], y_test[target_test] - 5),
         verbose=1,
