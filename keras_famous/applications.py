@@ -133,7 +133,7 @@ def _check_spatial(model_name, shape, contract, what):
     for side in (height, width):
         if side is not None and side < contract.min_size:
             raise ValueError(
-                f"`{what}` is too small for {model_name}: received {what} shape {tuple(shape)}, but each side must "
+                f"`{what}` is too small for {model_name}: received shape {tuple(shape)}, but each side must "
                 f"be at least {contract.min_size} pixels (the network's minimum input size). "
                 f"The default input shape is {contract.default_shape}."
             )
@@ -171,7 +171,7 @@ def resolve_input_shape(model_name, input_shape, contract, *, include_top, weigh
         if None in input_shape[:2]:
             raise ValueError(
                 f"With `include_top=True`, {model_name} flattens its last feature map, so `{what}` must have a "
-                f"static height and width; received {what} shape {input_shape}. Use include_top=False for "
+                f"static height and width; received shape {input_shape}. Use include_top=False for "
                 "variable sizes."
             )
         if weights is not None and input_shape[:2] != contract.default_shape[:2]:

@@ -240,6 +240,7 @@ def fine_tune(
     backbone = _backbone_of(model)
     if unfreeze_from == "last_stage":
         unfreeze_from = last_stage_start(model)
+    _layer_position(backbone, unfreeze_from, "unfreeze_from")  # a wrong name fails now, not after the head phase
     optimizer = optimizer or keras.optimizers.Adam
     compile_options = dict(loss=loss, metrics=list(metrics), weighted_metrics=weighted_metrics, jit_compile=jit_compile)
     fit = dict(validation_data=validation_data, verbose=verbose, **fit_kwargs)

@@ -122,8 +122,8 @@ def test_a_rerun_with_other_settings_is_refused_and_a_corrupt_checkpoint_falls_b
     photos, tmp_path, monkeypatch, capsys
 ):
     output = tmp_path / "run.keras"
-    argv = ["train", "LeNet5", "--dataset", str(photos), "--weights", "digits", "--epochs", "2", "--batch", "8"]
-    argv += ["--output", str(output)]
+    argv = ["train", "LeNet5", "--dataset", str(photos), "--weights", "digits", "--epochs", "1", "--batch", "8"]
+    argv += ["--fine-tune-epochs", "1", "--output", str(output)]
     with monkeypatch.context() as patch:
         _crash_after_training(patch)
         with pytest.raises(RuntimeError, match="went down"):
@@ -139,12 +139,29 @@ def test_a_rerun_with_other_settings_is_refused_and_a_corrupt_checkpoint_falls_b
     assert cli.main([*argv, "--no-augment"]) == 2
     assert "--no-augment: True then, False now" in capsys.readouterr().err
     assert sorted(os.listdir(checkpoints)) == ["epoch-0001.npz", "epoch-0002.npz"]  # refusals touch nothing
-    # the newest checkpoint torn (a crash mid-write on a file system without our atomic rename): the one before
+    # the newest checkpoint torn (a crash mid-write on a file system without our atomic rename): the one before,
+    # the end of the head phase, from which fine-tuning starts with the head's weights and a new optimizer
+    head_end = np.load(checkpoints / "epoch-0001.npz")
     (checkpoints / "epoch-0002.npz").write_bytes((checkpoints / "epoch-0002.npz").read_bytes()[:1000])
-    with pytest.warns(UserWarning, match="epoch-0002.npz cannot be read.*falling back"):
-        assert cli.main(argv) == 0
+    with monkeypatch.context() as patch:
+        started = {}
+        original = recipe.transfer.fine_tune
+
+        def spy(model, *args, on_phase_start, **kwargs):
+            def record(model, phase):
+                on_phase_start(model, phase)
+                started[phase.name] = [np.array(w) for w in model.weights]
+
+            return original(model, *args, on_phase_start=record, **kwargs)
+
+        patch.setattr(recipe.transfer, "fine_tune", spy)
+        with pytest.warns(UserWarning, match="epoch-0002.npz cannot be read.*falling back"):
+            assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "Resuming after epoch 1" in out and "Epoch 2/2" in out and "Epoch 1/2" not in out
+    assert "Resuming after epoch 1" in out and "head only: test accuracy" in out and "Epoch 2/2" in out
+    assert "Epoch 1/2" not in out and list(started) == ["fine_tune"]
+    for index, restored in enumerate(started["fine_tune"]):
+        np.testing.assert_array_equal(restored, head_end[f"v{index}"])
     assert output.exists() and not checkpoints.exists()
 
 
@@ -263,3 +280,28 @@ def test_evaluate_never_counts_padding_whatever_was_compiled():
     assert scores["accuracy"] == pytest.approx(np.mean(predictions.argmax(-1) == y), abs=1e-6)
     loss = -np.mean(np.log(predictions[np.arange(37), y]))
     assert scores["loss"] == pytest.approx(loss, rel=1e-4)
+
+
+def test_a_wrong_unfreeze_layer_is_refused_before_any_epoch(photos, tmp_path, capsys):
+    argv = ["train", "LeNet5", "--dataset", str(photos), "--weights", "digits", "--epochs", "1"]
+    argv += ["--fine-tune-epochs", "1", "--unfreeze-from", "conv99", "--output", str(tmp_path / "m.keras")]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert "--unfreeze-from='conv99' is not a layer of backbone" in captured.err and "Epoch" not in captured.out
+    assert cli.main([*argv[:4], "--fine-tune-epochs", "1", "--output", str(tmp_path / "m.keras")]) == 2
+    assert "--fine-tune-epochs continues from pretrained --weights" in capsys.readouterr().err
+
+
+def test_flags_replace_only_the_librarys_spellings_of_an_argument():
+    """Keras' own word "weights" and a path such as resnet18-1000.weights.h5 are what the user typed or read."""
+    message = (
+        "`weights` file missing; weights=3; You called `set_weights(x)` on layer 'lenet5' with 12 weights; "
+        "see resnet18-1000.weights.h5 and --variant=keras"
+    )
+    with pytest.raises(ValueError) as error:
+        with cli._argument_errors_as_flags(weights="--weights", variant="--variant"):
+            raise ValueError(message)
+    assert str(error.value) == (
+        "--weights file missing; --weights 3; You called `set_weights(x)` on layer 'lenet5' with 12 weights; "
+        "see resnet18-1000.weights.h5 and --variant=keras"
+    )

@@ -103,8 +103,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         mine, _ = self._newest_readable()
         return int(allgather(np.int64(mine)).min())
 
-    def restore(self, model, epoch=None):
-        """Loads `epoch` (default `latest_epoch()`) into `model` (its optimizer built here) and returns it."""
+    def restore(self, model, epoch=None, optimizer=True):
+        """Loads `epoch` (default `latest_epoch()`) into `model` and returns it: its weights, and with `optimizer`
+        its optimizer's state (the optimizer built here; not across a change of optimizer, such as
+        `transfer.fine_tune`'s next phase)."""
         epoch = self.latest_epoch() if epoch is None else epoch
         if epoch == 0:
             return 0
@@ -114,13 +116,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
                 f"Process {self.process.index} has no readable checkpoint of epoch {epoch} in {self._own()}."
             )
         model.optimizer.build(model.trainable_variables)
-        paths = [str(path) for path in saved["paths"]]
-        if paths != _state_names(model):
+        paths, names = [str(path) for path in saved["paths"]], _state_names(model)
+        state = _state(model) if optimizer else list(model.weights)
+        if paths[: len(state)] != names[: len(state)] or (optimizer and len(paths) != len(names)):
             raise ValueError(
                 f"The checkpoint in {self.directory} was written by another model or optimizer: "
                 "start with another checkpoint directory (--checkpoint-dir) or remove it."
             )
-        for index, variable in enumerate(_state(model)):
+        for index, variable in enumerate(state):
             variable.assign(saved[f"v{index}"])
         return epoch
 

@@ -294,11 +294,12 @@ def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_fro
         initial_epoch = checkpoint.latest_epoch()
 
         def on_phase_start(model, phase):
-            if initial_epoch > phase.start:
-                checkpoint.restore(model, initial_epoch)
+            if initial_epoch >= phase.start and initial_epoch:
+                # at the switch to fine-tuning the head phase's optimizer state has no use: the weights only
+                checkpoint.restore(model, initial_epoch, optimizer=initial_epoch > phase.start)
                 if chief_prints:
                     print(f"Resuming after epoch {initial_epoch} from the checkpoint in {checkpoint.directory}")
-            elif phase.name == "fine_tune" and weights is not None and len(test[1]):
+            if phase.name == "fine_tune" and weights is not None and len(test[1]) and initial_epoch <= phase.start:
                 head_scores.update(evaluate(model, test, global_batch_size, from_logits=True, **test_options))
                 if chief_prints:
                     print(f"head only: test accuracy {head_scores['accuracy']:.4f}; fine-tuning", flush=True)
