@@ -93,7 +93,7 @@ def test_sigterm_to_the_launcher_stops_every_worker(tmp_path):
     try:
         lines = _read_until(launcher, "Started 2 workers", time.monotonic() + 120)
         pids = [int(pid) for pid in re.findall(r"worker \d: pid (\d+)", "".join(lines))]
-        _read_until(launcher, "Training LeNet5", time.monotonic() + 300)  # the chief has joined: the run is on
+        time.sleep(3)  # the workers are starting (importing TensorFlow and JAX, then joining)
         launcher.send_signal(signal.SIGTERM)
         _, stderr = launcher.communicate(timeout=60)
     finally:

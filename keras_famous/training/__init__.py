@@ -23,7 +23,7 @@ from .distribution import (
     strategy,
     weights_digest,
 )
-from .fit import evaluate, fit
+from .fitting import evaluate, fit
 from .launcher import free_port, launch
 from .recipe import PRECISIONS, TrainPlan, TrainReport, check_train_arguments, train
 

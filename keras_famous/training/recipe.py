@@ -22,7 +22,7 @@ from .. import weights as weights_lib
 from .checkpoints import EpochCheckpoint, differing_settings
 from .data import array_batches, read_folder, training_batches
 from .distribution import allgather, check_identical_weights, devices, initialize, scope, strategy
-from .fit import evaluate
+from .fitting import evaluate
 
 PROGRESS_BAR = "KERAS_FAMOUS_PROGRESS_BAR"  # set by the launcher for a chief whose output reaches a terminal
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -322,7 +322,6 @@ def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_fro
             callbacks=[checkpoint],
             shuffle=False,  # the batches are shuffled by `data`, the same way on every process
             verbose=_verbosity(verbose) if process.chief else 0,
-            jit_compile=False,
         )
         scores = {"accuracy": float("nan"), "loss": float("nan")}
         if len(test[1]):
