@@ -155,18 +155,62 @@ def with_softmax(model):
     return keras.Model(model.inputs, probabilities, name=model.name)
 
 
-def _settings(spec, variant, dataset, class_names, global_batch_size, learning_rate, weights, augment, image_size,
-              policy, seed, epochs, unfreeze_from):  # fmt: skip
-    pretrained = weights is not None
-    return {
-        "model": spec.name, "variant": variant,
-        "dataset": dataset if dataset == "digits" else os.path.abspath(dataset), "classes": list(class_names),
-        "global_batch_size": global_batch_size, "learning_rate": learning_rate,
-        "weights": os.path.abspath(weights) if pretrained and os.path.isfile(weights) else weights,
-        "augment": augment, "image_size": image_size, "precision": policy, "seed": seed,
-        # the head phase's length places the switch to fine-tuning; a run from scratch may be extended
-        "head_epochs": epochs if pretrained else None, "unfreeze_from": unfreeze_from if pretrained else None,
-    }  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How `train` trains (see the module note): `epochs` (the head's with `weights`), `fine_tune_epochs` from
+    `unfreeze_from` at `learning_rate / 100`, global batches of `global_batch_size`."""
+
+    epochs: int
+    fine_tune_epochs: int
+    unfreeze_from: object
+    global_batch_size: int
+    learning_rate: float
+    weights: object
+    augment: bool
+    seed: int
+
+    @property
+    def pretrained(self):
+        return self.weights is not None
+
+    def settings(self, plan, dataset, class_names, image_size, policy):
+        """What a checkpoint records, keyed as SETTING_FLAGS: a resumed run must have the same."""
+        weights = self.weights
+        return {
+            "model": plan.spec.name, "variant": plan.variant,
+            "dataset": dataset if dataset == "digits" else os.path.abspath(dataset), "classes": list(class_names),
+            "global_batch_size": self.global_batch_size, "learning_rate": self.learning_rate,
+            "weights": os.path.abspath(weights) if self.pretrained and os.path.isfile(weights) else weights,
+            "augment": self.augment, "image_size": image_size, "precision": policy, "seed": self.seed,
+            # the head phase's length places the switch to fine-tuning; a run from scratch may be extended
+            "head_epochs": self.epochs if self.pretrained else None,
+            "unfreeze_from": self.unfreeze_from if self.pretrained else None,
+        }  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+    """This process's training batches, the test split ((x, y) arrays or (paths, labels)) and how to read it."""
+
+    class_names: tuple
+    train: object
+    test: tuple
+    test_options: dict
+
+
+def _load_data(dataset, plan, recipe, chief_prints):
+    """The digits, or a folder listed (its summary printed by the chief) and read as this process's share."""
+    size, channels = plan.input_shape[:2], plan.input_shape[2]
+    batch, seed = recipe.global_batch_size, recipe.seed
+    if dataset == "digits":
+        train, test = _digits(plan.input_shape)
+        classes = tuple(str(digit) for digit in range(10))
+        return TrainData(classes, array_batches(*train, batch, seed=seed), test, {})
+    folder = read_folder(dataset, seed=seed)
+    if chief_prints:
+        print(folder.summary(), flush=True)
+    batches = training_batches(*folder.train, batch, size=size, channels=channels, seed=seed, augment=recipe.augment)
+    return TrainData(folder.class_names, batches, folder.test, dict(size=size, channels=channels))
 
 
 def check_resumable(checkpoint, settings, restart):
@@ -219,10 +263,11 @@ def train(
     """Trains a catalog model on the digits ("digits") or a folder of images (`dataset`; `data.read_folder`),
     on this process and every process of the run (`initialize()` reads the KERAS_DISTRIBUTION_* variables); see
     the module note for the recipe. The model takes raw pixels. Checkpoints every epoch in `checkpoint_dir`
-    (default OUTPUT.checkpoints) with the run's settings, and resumes from it when they match; the chief saves
-    `output` (default MODEL-DATASET.keras) and the checkpoints are removed once it is written. `augment`
-    (default: on for folders) crops and flips the training images. `precision_policy`: "auto" (mixed_float16 on
-    a GPU, float32 otherwise) or a policy; the classifier computes in float32. Returns a `TrainReport`."""
+    (default OUTPUT.checkpoints) with the run's settings, and resumes from it when they match (`restart`: starts
+    over); the chief saves `output` (default MODEL-DATASET.keras) and the checkpoints are removed once it is
+    written. `augment` (default: on for folders) crops and flips the training images. `precision_policy`: "auto"
+    (mixed_float16 on a GPU, float32 otherwise) or a policy; the classifier computes in float32. Returns a
+    `TrainReport`."""
     process = initialize()
     plan = check_train_arguments(
         model_name,
@@ -235,62 +280,47 @@ def train(
         weights=weights,
         precision_policy=precision_policy,
     )
-    spec, variant, input_shape, output = plan.spec, plan.variant, plan.input_shape, plan.output
+    augment = dataset != "digits" if augment is None else bool(augment)
+    recipe = Recipe(epochs, fine_tune_epochs, unfreeze_from, global_batch_size, learning_rate, weights, augment, seed)
     chief_prints = process.chief and verbose
-    folder = None if dataset == "digits" else read_folder(dataset, seed=seed)
-    augment = folder is not None if augment is None else bool(augment)
-    if folder is not None:
-        class_names, test = folder.class_names, folder.test
-        if chief_prints:
-            print(folder.summary(), flush=True)
-    else:
-        class_names = tuple(str(digit) for digit in range(10))
-        (x_train, y_train), test = _digits(input_shape)
+    data = _load_data(dataset, plan, recipe, chief_prints)
     policy = precision.choose_policy(precision_policy)
-    settings = _settings(spec, variant, dataset, class_names, global_batch_size, learning_rate, weights, augment,
-                         image_size, policy, seed, epochs, unfreeze_from)  # fmt: skip
+    settings = recipe.settings(plan, dataset, data.class_names, image_size, policy)
     checkpoint = EpochCheckpoint(plan.checkpoint_dir, settings=settings)
     check_resumable(checkpoint, settings, restart)
     keras.utils.set_random_seed(seed)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        return _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_from, global_batch_size,
-                    learning_rate, folder, class_names, test, augment, policy, seed, checkpoint, verbose,
-                    None if folder is not None else (x_train, y_train))  # fmt: skip
+        mirrored = strategy("auto") if keras.config.backend() == "tensorflow" else None  # several GPUs: mirrored
+        if chief_prints:
+            print(_plan_line(plan, dataset, recipe, data, process, policy, mirrored), flush=True)
+        return _run(process, plan, recipe, data, checkpoint, mirrored, verbose)
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
 
-def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_from, global_batch_size, learning_rate,
-         folder, class_names, test, augment, policy, seed, checkpoint, verbose, arrays):  # fmt: skip
-    spec, variant, input_shape, output = plan.spec, plan.variant, plan.input_shape, plan.output
+def _plan_line(plan, dataset, recipe, data, process, policy, mirrored):
+    count = mirrored.num_replicas_in_sync if mirrored else len(devices())
+    how = (
+        f"new head on {recipe.weights} weights, {recipe.epochs} epochs backbone frozen + {recipe.fine_tune_epochs} "
+        "fine-tuning"
+        if recipe.pretrained
+        else "from scratch"
+    )
+    return (
+        f"Training {plan.spec.name} ({plan.variant}) on {_label(dataset)}, {len(data.class_names)} classes, {how}, "
+        f"{keras.config.backend()} backend: {count} device{'s' if count > 1 else ''} in {process.count} "
+        f"process{'es' if process.count > 1 else ''}, global batch {recipe.global_batch_size}, {policy}"
+    )
+
+
+def _run(process, plan, recipe, data, checkpoint, mirrored, verbose):
     chief_prints = process.chief and verbose
-    mirrored = strategy("auto") if keras.config.backend() == "tensorflow" else None  # several GPUs: mirrored
-    if chief_prints:
-        count = mirrored.num_replicas_in_sync if mirrored else len(devices())
-        recipe = (
-            f"new head on {weights} weights, {epochs} epochs backbone frozen + {fine_tune_epochs} fine-tuning"
-            if weights is not None
-            else "from scratch"
-        )
-        print(
-            f"Training {spec.name} ({variant}) on {_label(dataset)}, {len(class_names)} classes, {recipe}, "
-            f"{keras.config.backend()} backend: {count} device{'s' if count > 1 else ''} in {process.count} "
-            f"process{'es' if process.count > 1 else ''}, global batch {global_batch_size}, {policy}",
-            flush=True,
-        )
-    if folder is not None:
-        train_data = training_batches(
-            *folder.train, global_batch_size, size=input_shape[:2], channels=input_shape[2], seed=seed, augment=augment
-        )
-        test_options = dict(size=input_shape[:2], channels=input_shape[2])
-    else:
-        train_data = array_batches(*arrays, global_batch_size, seed=seed)
-        test_options = {}
+    batch, test = recipe.global_batch_size, data.test
     head_scores = {}
     with scope(mirrored):
-        model = build_for_training(spec, variant, len(class_names), input_shape, weights)
+        model = build_for_training(plan.spec, plan.variant, len(data.class_names), plan.input_shape, recipe.weights)
         initial_epoch = checkpoint.latest_epoch()
 
         def on_phase_start(model, phase):
@@ -299,21 +329,20 @@ def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_fro
                 checkpoint.restore(model, initial_epoch, optimizer=initial_epoch > phase.start)
                 if chief_prints:
                     print(f"Resuming after epoch {initial_epoch} from the checkpoint in {checkpoint.directory}")
-            if phase.name == "fine_tune" and weights is not None and len(test[1]) and initial_epoch <= phase.start:
-                head_scores.update(evaluate(model, test, global_batch_size, from_logits=True, **test_options))
+            if phase.name == "fine_tune" and recipe.pretrained and len(test[1]) and initial_epoch <= phase.start:
+                head_scores.update(evaluate(model, test, batch, from_logits=True, **data.test_options))
                 if chief_prints:
                     print(f"head only: test accuracy {head_scores['accuracy']:.4f}; fine-tuning", flush=True)
 
-        pretrained = weights is not None
         histories = transfer.fine_tune(
             model,
-            train_data,
-            head_epochs=epochs if pretrained else 0,
-            fine_tune_epochs=fine_tune_epochs if pretrained else epochs,
-            unfreeze_from=unfreeze_from if pretrained else None,
-            head_learning_rate=learning_rate,
-            fine_tune_learning_rate=learning_rate / 100 if pretrained else learning_rate,
-            keep_batchnorm_frozen=pretrained,
+            data.train,
+            head_epochs=recipe.epochs if recipe.pretrained else 0,
+            fine_tune_epochs=recipe.fine_tune_epochs if recipe.pretrained else recipe.epochs,
+            unfreeze_from=recipe.unfreeze_from if recipe.pretrained else None,
+            head_learning_rate=recipe.learning_rate,
+            fine_tune_learning_rate=recipe.learning_rate / 100 if recipe.pretrained else recipe.learning_rate,
+            keep_batchnorm_frozen=recipe.pretrained,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=(),
             weighted_metrics=["accuracy"],
@@ -325,18 +354,18 @@ def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_fro
         )
         scores = {"accuracy": float("nan"), "loss": float("nan")}
         if len(test[1]):
-            scores = evaluate(model, test, global_batch_size, from_logits=True, **test_options)
+            scores = evaluate(model, test, batch, from_logits=True, **data.test_options)
     digest = check_identical_weights(model)
     if process.chief:
-        os.makedirs(os.path.dirname(output), exist_ok=True)
-        with files.atomic_path(output, suffix=".keras") as tmp:
+        os.makedirs(os.path.dirname(plan.output), exist_ok=True)
+        with files.atomic_path(plan.output, suffix=".keras") as tmp:
             with_softmax(model).save(tmp)
     allgather(np.int64(0))  # every process waits for the chief's file before the checkpoints go
     checkpoint.remove()
     epochs_run = tuple(epoch for history in histories if history is not None for epoch in history.epoch)
     report = TrainReport(
-        output, epochs_run, initial_epoch, scores["accuracy"], scores["loss"], len(test[1]), process.count, digest,
-        tuple(class_names), head_scores.get("accuracy"),
+        plan.output, epochs_run, initial_epoch, scores["accuracy"], scores["loss"], len(test[1]), process.count,
+        digest, tuple(data.class_names), head_scores.get("accuracy"),
     )  # fmt: skip
     if chief_prints:
         print(
@@ -346,7 +375,7 @@ def _run(process, plan, dataset, weights, epochs, fine_tune_epochs, unfreeze_fro
                 if process.count > 1
                 else ""
             )
-            + f"; saved {output}",
+            + f"; saved {plan.output}",
             flush=True,
         )
     return report
