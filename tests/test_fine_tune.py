@@ -277,6 +277,8 @@ def test_each_process_decodes_its_share_of_every_global_batch(tmp_path, monkeypa
         union = [image for batch in seen[0][epoch] + seen[1][epoch] for image in batch]
         assert len(set(union)) == steps * 4 and set(union) <= everything
     assert seen[0][0] != seen[0][1]  # reshuffled every epoch
+    with pytest.raises(ValueError, match="`global_batch_size` 32 is more than the 15 training images"):
+        training_data.training_batches(paths, labels, 32, size=(8, 8), channels=1)  # two devices: whole batches only
 
 
 def test_evaluate_never_counts_padding_whatever_was_compiled():

@@ -282,6 +282,11 @@ def training_batches(paths, labels, global_batch_size, *, size, channels, seed=0
         data = data.map(lambda path, label: (decode(path, size, channels), label), num_parallel_calls=tf.data.AUTOTUNE)
     data = data.batch(per_process, drop_remainder=drop_remainder)
     steps = len(paths) // global_batch_size if drop_remainder else -(-len(paths) // global_batch_size)
+    if steps == 0:
+        raise ValueError(
+            f"`global_batch_size` {global_batch_size} is more than the {len(paths)} training images, and every batch "
+            "is split evenly over the devices: use a smaller batch."
+        )
     data = data.apply(tf.data.experimental.assert_cardinality(steps))  # Keras' progress bar knows the epoch
     if augment:
         flip = keras.layers.RandomFlip("horizontal", seed=seed)
