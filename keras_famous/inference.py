@@ -216,10 +216,25 @@ class Predictor:
         sizes = sorted(self.engines)
         return self.engines[min(sizes, key=lambda size: abs(math.log(count / size)))]
 
-    def __call__(self, images):
-        images = np.asarray(images, dtype="float32")
+    def _check(self, images):
+        """A batch of the model's input shape, or a ValueError saying which shape (one image: `images[None]`)."""
+        expected = tuple(self.model.input_shape)
+        fits = images.ndim == len(expected) and all(
+            want is None or want == got for want, got in zip(expected[1:], images.shape[1:])
+        )
+        if not fits:
+            wanted = "(N, " + ", ".join("any" if side is None else str(side) for side in expected[1:]) + ")"
+            hint = " (one image: pass images[None])" if images.ndim == len(expected) - 1 else ""
+            raise ValueError(
+                f"The predictor of {self.model.name} takes a batch of images of shape {wanted}; received an array of "
+                f"shape {images.shape}{hint}."
+            )
         if len(images) == 0:
             raise ValueError("The predictor needs at least one image; received an empty batch.")
+
+    def __call__(self, images):
+        images = np.asarray(images, dtype="float32")
+        self._check(images)
         parts = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]

@@ -6,6 +6,7 @@
 import contextlib
 import os
 import sys
+import threading
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class TFLiteModel:
     """A TFLite file (or flatbuffer bytes) loaded once in the LiteRT interpreter (XNNPACK on CPU, with
     `num_threads` threads; None lets LiteRT choose). Calling it runs float `inputs` `batch_size` images
     per invoke (the input tensor is resized to the batch), quantizing and dequantizing int8 inputs and
-    outputs with the model's own scale and zero point."""
+    outputs with the model's own scale and zero point. Calls from several threads take turns (one interpreter)."""
 
     def __init__(self, model_path_or_bytes, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
@@ -46,10 +47,11 @@ class TFLiteModel:
             self.interpreter.allocate_tensors()
         self.source = self.interpreter.get_input_details()[0]
         self.target = self.interpreter.get_output_details()[0]
+        self._lock = threading.Lock()
 
     def _invoke(self, x):
-        if self.source["shape"][0] != len(x):
-            self.interpreter.resize_tensor_input(self.source["index"], [len(x), *x.shape[1:]])
+        if tuple(self.source["shape"]) != x.shape:  # another batch (or image) size than the last call's
+            self.interpreter.resize_tensor_input(self.source["index"], list(x.shape))
             self.interpreter.allocate_tensors()
             self.source = self.interpreter.get_input_details()[0]
             self.target = self.interpreter.get_output_details()[0]
@@ -67,4 +69,5 @@ class TFLiteModel:
 
     def __call__(self, inputs, batch_size=1):
         inputs = np.asarray(inputs, dtype="float32")
-        return np.concatenate([self._invoke(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
+        with self._lock:  # one interpreter: its tensors are shared state ("at least 1 reference to internal data")
+            return np.concatenate([self._invoke(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])

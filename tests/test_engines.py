@@ -91,3 +91,35 @@ def test_onnx_is_not_tried_where_its_conversion_would_run_out_of_memory(monkeypa
     with pytest.warns(UserWarning, match="ONNX Runtime is not tried.*GB"):
         predictor = inference.predictor(model, batch_size=1, repeats=1, verbose=False)
     assert "onnxruntime" not in predictor.timings_ms[1] and "litert" in predictor.timings_ms[1]
+
+
+def test_wrong_shapes_are_refused_and_threads_take_turns(googlenet):
+    """Found by probing (issue 23): one image without its batch axis gave a (65, 7) answer; a call at another
+    size left LiteRT's tensors resized so the next correct call failed; two threads broke LiteRT's interpreter."""
+    import threading
+
+    predictor = inference.predictor(googlenet, engine="litert", batch_size=4, verbose=False)
+    images = random_images((65, 65, 3), batch=3, seed=5)
+    with pytest.raises(ValueError, match=r"shape \(N, 65, 65, 3\); received an array of shape \(65, 65, 3\).*\[None\]"):
+        predictor(images[0])
+    with pytest.raises(ValueError, match=r"received an array of shape \(3, 33, 33, 3\)"):
+        predictor(random_images((33, 33, 3), batch=3))
+    expected = predictor(images)
+    assert_close_to_magnitude(expected, infer(googlenet, images)[0], 1e-4)
+    runner_outputs, errors = [], []
+
+    def work():
+        try:
+            for count in (1, 3, 2, 3) * 5:  # batch sizes change under the other thread's feet
+                runner_outputs.append((count, predictor(images[:count])))
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(runner_outputs) == 40
+    for count, output in runner_outputs:
+        np.testing.assert_allclose(output, expected[:count], rtol=1e-5, atol=1e-6)
