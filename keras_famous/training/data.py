@@ -164,11 +164,10 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
     everything = paths + test_paths
     bad = _undecodable(everything)
     skipped += [(everything[index], "not decodable: truncated or corrupt") for index in sorted(bad)]
-    keep = [index not in bad for index in range(len(everything))]
-    paths = np.array([p for p, k in zip(paths, keep) if k], dtype=object).astype(str)
-    labels = np.array([label for label, k in zip(labels, keep) if k], dtype="int64")
-    test_paths = np.array([p for p, k in zip(test_paths, keep[len(keep) - len(test_paths) :]) if k]).astype(str)
-    test_labels = np.array([label for label, k in zip(test_labels, keep[len(keep) - len(test_labels) :]) if k], "int64")
+    keep = np.array([index not in bad for index in range(len(everything))], dtype=bool)
+    train_keep, test_keep = keep[: len(paths)], keep[len(paths) :]
+    paths, labels = np.array(paths, dtype=str)[train_keep], np.array(labels, dtype="int64")[train_keep]
+    test_paths, test_labels = np.array(test_paths, dtype=str)[test_keep], np.array(test_labels, "int64")[test_keep]
     empty = [name for label, name in enumerate(class_names) if not np.any(labels == label)]
     if empty:
         raise ValueError(
@@ -183,7 +182,7 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
         os.path.abspath(directory),
         tuple(class_names),
         (paths, labels),
-        (test_paths.reshape(-1), test_labels.reshape(-1)),
+        (test_paths, test_labels),
         layout,
         tuple(skipped),
     )
