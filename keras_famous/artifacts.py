@@ -146,18 +146,6 @@ def onnx_conversion_memory(model):
     return ONNX_CONVERSION_MEMORY_PER_WEIGHT_BYTE * 4 * model.count_params()
 
 
-def available_memory():
-    """Bytes of memory available to a new allocation (Linux MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return None
-
-
 def write_onnx(model, path, opset=None):
     """`model`'s inference call as an ONNX file at `path` (input "images", any batch size), through tf2onnx
     (whose peak memory is some 50-80 times the model's float32 weights: see onnx_conversion_memory)."""

@@ -37,7 +37,7 @@ import numpy as np
 
 from . import artifacts
 from .files import atomic_path, check_writable_target
-from .inference import inference_model
+from .inference.rewrite import inference_model
 from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
 from .metrics import relative_difference, top1_agreement
 from .onnx_runtime import ONNXModel

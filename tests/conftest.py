@@ -57,6 +57,13 @@ def pytest_collection_finish(session):
 
 
 @pytest.fixture(autouse=True)
+def _own_cache_home(tmp_path_factory, monkeypatch):
+    """Each test its own KERAS_FAMOUS_HOME: no weights or engine cache leaks from one test into another (or
+    from the user's home into the suite); a test that means to share one sets it itself."""
+    monkeypatch.setenv("KERAS_FAMOUS_HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_keras_session():
     import keras
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import keras_famous
-from keras_famous import artifacts, inference
+from keras_famous import artifacts, inference, machine
+from keras_famous.inference import engines
 from conftest import assert_close_to_magnitude, infer, random_images
 
-TF_ENGINES = ["tensorflow", "xla", "litert", "onnxruntime"]
+TF_ENGINES = ["tensorflow", "xla", "litert", "onnxruntime", "openvino"]
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +64,8 @@ def test_an_engine_that_fails_is_dropped_with_a_warning(lenet, monkeypatch):
 
 
 def test_an_engine_whose_outputs_differ_is_not_used(lenet, monkeypatch):
-    original = inference._engine_call
-
-    def off_by_one(name, fast):
-        call = original(name, fast)
-        return (lambda images: call(images) + 1.0) if name == "onnxruntime" else call
-
-    monkeypatch.setattr(inference, "_engine_call", off_by_one)
+    original = engines.ONNXRuntimeEngine.__call__
+    monkeypatch.setattr(engines.ONNXRuntimeEngine, "__call__", lambda self, images: original(self, images) + 1.0)
     with pytest.warns(UserWarning, match="onnxruntime.*differs"):
         predictor = inference.predictor(lenet, batch_size=1, repeats=1, verbose=False)
     assert "onnxruntime" not in predictor.timings_ms[1]
@@ -87,7 +83,7 @@ def test_bad_arguments_name_the_argument(googlenet):
 
 def test_onnx_is_not_tried_where_its_conversion_would_run_out_of_memory(monkeypatch):
     model = keras_famous.LeNet5()
-    monkeypatch.setattr(artifacts, "available_memory", lambda: artifacts.onnx_conversion_memory(model))
+    monkeypatch.setattr(machine, "available_memory", lambda: artifacts.onnx_conversion_memory(model))
     with pytest.warns(UserWarning, match="ONNX Runtime is not tried.*GB"):
         predictor = inference.predictor(model, batch_size=1, repeats=1, verbose=False)
     assert "onnxruntime" not in predictor.timings_ms[1] and "litert" in predictor.timings_ms[1]
