@@ -89,12 +89,13 @@ def test_onnx_is_not_tried_where_its_conversion_would_run_out_of_memory(monkeypa
     assert "onnxruntime" not in predictor.timings_ms[1] and "litert" in predictor.timings_ms[1]
 
 
-def test_wrong_shapes_are_refused_and_threads_take_turns(googlenet):
+@pytest.mark.parametrize("engine", ["litert", "openvino"])
+def test_wrong_shapes_are_refused_and_threads_take_turns(googlenet, engine):
     """Found by probing (issue 23): one image without its batch axis gave a (65, 7) answer; a call at another
     size left LiteRT's tensors resized so the next correct call failed; two threads broke LiteRT's interpreter."""
     import threading
 
-    predictor = inference.predictor(googlenet, engine="litert", batch_size=4, verbose=False)
+    predictor = inference.predictor(googlenet, engine=engine, batch_size=4, verbose=False)
     images = random_images((65, 65, 3), batch=3, seed=5)
     with pytest.raises(ValueError, match=r"shape \(N, 65, 65, 3\); received an array of shape \(65, 65, 3\).*\[None\]"):
         predictor(images[0])
@@ -119,3 +120,86 @@ def test_wrong_shapes_are_refused_and_threads_take_turns(googlenet):
     assert not errors and len(runner_outputs) == 40
     for count, output in runner_outputs:
         np.testing.assert_allclose(output, expected[:count], rtol=1e-5, atol=1e-6)
+
+
+SECOND_PROCESS = """
+import keras_famous
+from keras_famous import inference
+predictor = inference.predictor(keras_famous.LeNet5(weights="digits"), batch_size=4, repeats=1)
+print("STATUS", predictor.cache, predictor.engines[1], predictor.engines[4], round(predictor.seconds, 2))
+"""
+
+
+def test_a_second_process_is_served_by_the_engine_cache_and_a_damaged_entry_is_rebuilt(tmp_path, monkeypatch):
+    """The first predictor converts in a child process (isolate=True) and caches its files and choice; a new
+    process for the same weights converts nothing; an entry whose file was changed is refused and rebuilt."""
+    import os
+    import subprocess
+    import sys
+
+    from keras_famous.inference import cache
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("KERAS_FAMOUS_HOME", str(home))
+    model = keras_famous.LeNet5(weights="digits")
+    first = inference.predictor(model, batch_size=4, repeats=1, isolate=True, verbose=False)
+    assert first.cache == "miss"
+    entries = {e.name: e.path for e in os.scandir(cache.root()) if e.is_dir() and e.name != "choices"}
+    assert len(entries) == 3  # litert, onnxruntime and openvino files
+    result = subprocess.run(
+        [sys.executable, "-c", SECOND_PROCESS], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    status = next(line.split() for line in result.stdout.splitlines() if line.startswith("STATUS"))
+    assert status[1:4] == ["hit", first.engines[1], first.engines[4]] and "converting" not in result.stdout
+    uncached = inference.predictor(model, batch_size=4, repeats=1, cache=False, verbose=False)
+    assert uncached.cache == "off"
+    tflite = next(
+        os.path.join(path, "model.tflite")
+        for path in entries.values()
+        if os.path.exists(os.path.join(path, "model.tflite"))
+    )
+    with open(tflite, "r+b") as handle:  # one byte changed, size and mtime kept
+        stat = os.stat(tflite)
+        handle.seek(stat.st_size // 2)
+        byte = handle.read(1)
+        handle.seek(stat.st_size // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    os.utime(tflite, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.warns(UserWarning, match="litert entry is damaged.*sha256"):
+        again = inference.predictor(model, batch_size=4, repeats=1, engine="litert", verbose=False)
+    images = random_images((32, 32, 1), batch=3)
+    assert_close_to_magnitude(again(images), infer(model, images), 1e-4)
+    assert cache.lookup(os.path.basename(os.path.dirname(tflite)), ("model.tflite",))[0] is not None  # rebuilt
+
+
+def test_free_image_sizes_work_on_every_engine_kept(tmp_path):
+    model = keras_famous.SqueezeNet1_1(include_top=False, pooling="avg", input_shape=(None, None, 3))
+    predictor = inference.predictor(model, batch_size=2, repeats=1, verbose=False, cache=False)
+    assert predictor.model.input_shape[1:3] == (None, None)
+    for side in (64, 97):  # two sides, neither of them measured
+        images = random_images((side, side, 3), batch=2, seed=side)
+        for engine in predictor._runners.values():  # every engine the predictor may run
+            assert_close_to_magnitude(engine(images), infer(model, images), 1e-4)
+        assert_close_to_magnitude(predictor(images), infer(model, images), 1e-4)
+
+
+def test_xla_compiles_a_few_batch_shapes_only(googlenet):
+    predictor = inference.predictor(googlenet, engine="xla", batch_size=8, verbose=False)
+    images = random_images((65, 65, 3), batch=8, seed=2)
+    expected = infer(googlenet, images)[0]
+    for count in range(1, 9):
+        assert_close_to_magnitude(predictor(images[:count]), expected[:count], 1e-4)
+    function = predictor._runners["xla"]._function
+    assert function.experimental_get_tracing_count() <= 4  # batches 1, 2, 4, 8: padded, not one per count
+
+
+def test_threads_are_set_and_named(googlenet):
+    with pytest.raises(ValueError, match="`threads`"):
+        inference.predictor(googlenet, threads=0, verbose=False)
+    predictor = inference.predictor(googlenet, engine="openvino", threads=1, verbose=False)
+    assert predictor.threads == 1 and "1 threads" in predictor._runners["openvino"].describe()
+    assert predictor._runners["openvino"]._compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    import openvino
+
+    assert predictor._runners["openvino"]._compiled.get_property("INFERENCE_PRECISION_HINT") == openvino.Type.f32

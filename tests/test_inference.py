@@ -8,7 +8,8 @@ import pytest
 import keras_famous as kf
 from keras_famous import transfer
 from keras_famous.inference import inference_model
-from conftest import infer, random_images
+from keras_famous.inference.engines import OpenVINOEngine
+from conftest import assert_close_to_magnitude, infer, random_images
 
 CASES = [
     ("ResNet50", dict(input_shape=(96, 96, 3)), False), ("VGG11", dict(batch_norm=True, input_shape=(64, 64, 3), include_top=False), False),
@@ -40,7 +41,7 @@ def _values(model):
 
 
 @pytest.mark.parametrize("name, kwargs, split", CASES, ids=[case[0] for case in CASES])
-def test_inference_model_preserves_outputs(name, kwargs, split):
+def test_inference_model_preserves_outputs(name, kwargs, split, tmp_path):
     model = kf.get_model(name, **({"classes": 10} if kwargs.get("include_top", True) else {}), **kwargs)
     randomize_batchnorm(model)
     before = _values(model)
@@ -63,6 +64,31 @@ def test_inference_model_preserves_outputs(name, kwargs, split):
         assert any(isinstance(layer, keras.layers.Conv2D) and layer.groups > 1 for layer in model.layers)
     for old, new in zip(before, _values(model)):  # the original is untouched
         np.testing.assert_array_equal(old, new)
+    assert_close_to_magnitude(openvino_outputs(inference_model(model), x, tmp_path), expected, 1e-4)
+
+
+def openvino_outputs(fast, x, directory):
+    """`fast` (an inference graph) converted by OpenVINO and run at float32, as the predictor's engine does."""
+    engine = OpenVINOEngine(threads=2)
+    engine.convert(fast, directory)
+    engine.load(fast, directory)
+    return engine(x)
+
+
+# The families CASES leaves out, for the OpenVINO engine's parity (the rest is checked in the test above).
+OPENVINO_CASES = [
+    ("LeNet5", {}), ("ZFNet", dict(input_shape=(99, 99, 3), include_top=False, pooling="max")),
+    ("NiN", dict(variant="cifar")), ("InceptionV4", dict(input_shape=(96, 96, 3), include_top=False)),
+    ("InceptionResNetV2", dict(input_shape=(96, 96, 3), include_top=False, pooling="avg")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, kwargs", OPENVINO_CASES, ids=[case[0] for case in OPENVINO_CASES])
+def test_openvino_runs_every_family(name, kwargs, tmp_path):
+    model = kf.get_model(name, **kwargs)
+    randomize_batchnorm(model)
+    x = random_images(model.input_shape[1:], batch=2, seed=4)
+    assert_close_to_magnitude(openvino_outputs(inference_model(model), x, tmp_path), infer(model, x), 1e-4)
 
 
 def test_nested_backbone_is_rewritten_and_round_trips(tmp_path):
