@@ -186,12 +186,12 @@ def _argument_errors_as_flags(**flags):
     """ValueErrors of the library name Python arguments (`input_shape`); on the command line say the flag."""
     try:
         yield
-    except ValueError as error:
+    except (ValueError, FileNotFoundError) as error:
         message = str(error)
         for argument, flag in flags.items():  # only the library's spellings of an argument: `name`, name=
             message = message.replace(f"`{argument}`", flag)
             message = re.sub(rf"(?<![\w./-]){argument}=", f"{flag} ", message)
-        raise ValueError(message) from None
+        raise type(error)(message) from None
 
 
 def _representative(path):
@@ -446,6 +446,11 @@ def build_parser():
         "--join-timeout", type=float, default=60, help="--workers: seconds for every worker to join (default 60)"
     )
     p_train.set_defaults(func=cmd_train)
+    p_predict = add_parser("predict", help="classify or embed image files and folders into a CSV/JSONL/Parquet table")
+    from . import cli_predict
+
+    cli_predict.add_arguments(p_predict)
+    p_predict.set_defaults(func=lambda args: cli_predict.run(args, _argument_errors_as_flags))
     p_bench = add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
     from .benchmarks import add_arguments
 

@@ -31,3 +31,8 @@ def is_functional(model):
 def nodes(model):
     """The nodes (layer calls) of a Functional model's graph."""
     return [node for depth_nodes in model._nodes_by_depth.values() for node in depth_nodes]
+
+
+def call_inputs(layer):
+    """The symbolic tensors `layer`'s first call read."""
+    return list(layer._inbound_nodes[0].input_tensors) if layer._inbound_nodes else []

@@ -8,7 +8,8 @@ predictor     `predictor(model)`: the fastest engine of this machine, checked ag
 """
 
 from .engines import ENGINES
+from .jobs import predict_files
 from .predictor import VERIFY_TOLERANCE, Predictor, predictor
 from .rewrite import inference_model
 
-__all__ = ["ENGINES", "VERIFY_TOLERANCE", "Predictor", "inference_model", "predictor"]
+__all__ = ["ENGINES", "VERIFY_TOLERANCE", "Predictor", "inference_model", "predict_files", "predictor"]

@@ -296,7 +296,7 @@ def predictor(
     else:
         log(f"predictor for {model.name}: measuring {', '.join(runners)}")
         engines, timings = _race(runners, shape, sizes, repeats, rng, log)
-        status = "miss" if cache else "off"
+        status = "off" if not cache else ("hit" if forced and not converted else "miss")
         if cache and not forced:
             engine_cache.write_choice(choice_key, engines, timings)
     used = {name: runners[name] for name in set(engines.values())}

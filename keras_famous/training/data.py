@@ -14,9 +14,9 @@ import os
 
 import numpy as np
 
+from ..image_files import IMAGE_SUFFIXES, check_channels, decode, read
 from .distribution import current_process, devices
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 TEST_FOLDERS = ("test", "val", "valid", "validation")
 OUR_OUTPUTS = (".checkpoints",)  # a run's checkpoint folder beside its output, which may be inside the dataset
 CROP_AREA = (0.25, 1.0)
@@ -191,38 +191,11 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
 # -- decoding and augmentation (tf.data, whatever the Keras backend) ---------------------------------------
 
 
-def _read(path, channels):
-    """An image file's pixels in [0, 1] with `channels` (1, 3 or 4) channels, whatever it holds: grayscale (with
-    alpha), RGB, RGBA, a palette, 8 or 16 bits (decoded as stored, then converted: BMP decodes no other way)."""
-    import tensorflow as tf
-
-    image = tf.io.decode_image(tf.io.read_file(path), dtype=tf.float32, expand_animations=False)
-    stored = tf.shape(image)[-1]
-    gray = image[..., :1]
-    if channels == 1:
-        image = tf.cond(stored >= 3, lambda: tf.image.rgb_to_grayscale(image[..., :3]), lambda: gray)
-    else:
-        color = tf.cond(stored >= 3, lambda: image[..., :3], lambda: tf.image.grayscale_to_rgb(gray))
-        if channels == 4:
-            opaque = tf.ones_like(gray)
-            color = tf.cond(stored == 4, lambda: image, lambda: tf.concat([color, opaque], -1))
-        image = color
-    image.set_shape([None, None, channels])
-    return image
-
-
-def decode(path, size, channels):
-    """An image file -> float32 pixels in [0, 255] at `size`, with `channels` channels (`_read`)."""
-    import tensorflow as tf
-
-    return tf.image.resize(_read(path, channels) * 255.0, size)
-
-
 def random_resized_crop(path, size, channels, seed):
     """`decode` of a random crop of 25-100% of the image's area and an aspect ratio of 3/4 to 4/3."""
     import tensorflow as tf
 
-    image = _read(path, channels)
+    image = read(path, channels)
     begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
         tf.shape(image),
         bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
@@ -233,14 +206,6 @@ def random_resized_crop(path, size, channels, seed):
         use_image_if_no_bounding_boxes=True,
     )
     return tf.image.resize(tf.slice(image, begin, crop_size) * 255.0, size)
-
-
-def _check_channels(channels):
-    if channels not in (1, 3, 4):
-        raise ValueError(
-            f"Image files hold 1, 3 or 4 channels; this model takes {channels}. Train it on arrays instead "
-            "(training.fit)."
-        )
 
 
 # -- global batches and this process's share ---------------------------------------------------------------
@@ -263,7 +228,7 @@ def training_batches(paths, labels, global_batch_size, *, size, channels, seed=0
     import keras
     import tensorflow as tf
 
-    _check_channels(channels)
+    check_channels(channels)
     if drop_remainder is None:  # several devices: every batch is split evenly, so the last partial one is dropped
         drop_remainder = len(devices()) > 1
     per_process = global_batch_size // current_process().count
@@ -313,7 +278,7 @@ def weighted_batches(data, global_batch_size, *, size=None, channels=None):
     padding = examples.take(1).repeat(-count % global_batch_size).map(lambda x, y: (x, y, 0.0))
     shared = _share(weighted.concatenate(padding), global_batch_size, drop_remainder=True)
     if files:
-        _check_channels(channels)
+        check_channels(channels)
         shared = shared.map(
             lambda path, y, weight: (decode(path, tuple(size), channels), y, weight),
             num_parallel_calls=tf.data.AUTOTUNE,

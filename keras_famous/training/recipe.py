@@ -17,7 +17,7 @@ import sys
 import keras
 import numpy as np
 
-from .. import datasets, files, precision, registry, transfer
+from .. import datasets, files, model_files, precision, registry, transfer
 from .. import weights as weights_lib
 from .checkpoints import EpochCheckpoint, differing_settings
 from .data import array_batches, read_folder, training_batches
@@ -360,6 +360,9 @@ def _run(process, plan, recipe, data, checkpoint, mirrored, verbose):
         os.makedirs(os.path.dirname(plan.output), exist_ok=True)
         with files.atomic_path(plan.output, suffix=".keras") as tmp:
             with_softmax(model).save(tmp)
+            model_files.write_record(
+                tmp, class_names=data.class_names, resize="stretch", model=plan.spec.name, variant=plan.variant
+            )
     allgather(np.int64(0))  # every process waits for the chief's file before the checkpoints go
     checkpoint.remove()
     epochs_run = tuple(epoch for history in histories if history is not None for epoch in history.epoch)
