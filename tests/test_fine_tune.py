@@ -2,6 +2,7 @@
 JPEG, a macOS resource fork), pretrained weights of another class count, the two-phase recipe, a crash and the
 re-run with a changed flag, a corrupt checkpoint; folder layouts and what each process decodes."""
 
+import csv
 import json
 import os
 import re
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import keras_famous
-from keras_famous import cli, datasets, registry, training
+from keras_famous import cli, datasets, model_files, registry, training
 from keras_famous.training import data as training_data
 from keras_famous.training import recipe
 
@@ -118,6 +119,21 @@ def test_two_phases_save_the_trained_model_and_score_what_was_printed(photos, tm
     accuracy = float(np.mean(np.argmax(model(images, training=False), -1) == folder.test[1]))
     assert accuracy == pytest.approx(printed, abs=1e-4)
     assert not os.path.exists(f"{output}.checkpoints")
+    # the file carries its class names: `keras-famous predict` labels the user's folder with them
+    assert model_files.read_record(output)["class_names"] == list(folder.class_names)
+    table = tmp_path / "predictions.csv"
+    argv = ["predict", str(output), str(photos), "--output", str(table), "--top", "2", "--engine", "tensorflow"]
+    assert cli.main(argv) == 0
+    with open(table, newline="") as handle:
+        rows = {row["path"]: row for row in csv.DictReader(handle)}
+    bad = {"truncated.jpg", "fake.png"}  # rows with their errors; notes.txt and ._whole.jpg are not images
+    assert {os.path.basename(path) for path, row in rows.items() if row["error"]} == bad
+    assert len(rows) == 25 + 9 + len(bad)
+    scores = model(images, training=False).numpy()
+    for path, expected in zip(folder.test[0], scores):
+        row = rows[os.path.abspath(path)]
+        assert row["label_1"] == folder.class_names[int(np.argmax(expected))]
+        assert float(row["score_1"]) == pytest.approx(float(np.max(expected)), abs=1e-5)
 
 
 def _crash_after_training(monkeypatch):
