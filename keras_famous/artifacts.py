@@ -18,6 +18,8 @@ import warnings
 
 import numpy as np
 
+from .litert import native_stderr_silenced
+
 SIGNATURE = "serving_default"
 INPUT_NAME = "images"
 
@@ -71,7 +73,8 @@ def tflite_bytes(saved_model_dir, quantize=None, representative_data=None):
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return converter.convert()
+    with native_stderr_silenced():
+        return converter.convert()
 
 
 def float32_tflite_bytes(model):

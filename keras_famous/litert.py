@@ -12,9 +12,10 @@ import numpy as np
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
+def native_stderr_silenced():
     """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on file descriptor 2 when an
-    interpreter starts; users should see our output, not that. Errors still reach Python as exceptions."""
+    interpreter starts, and the TFLite converter "fully_quantize: 0, inference_type: 6, ..." when it quantizes;
+    users should see our output, not that. Errors still reach Python as exceptions."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -39,7 +40,7 @@ class TFLiteModel:
     def __init__(self, model_path_or_bytes, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             if isinstance(model_path_or_bytes, (bytes, bytearray)):
                 self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
             else:

@@ -72,10 +72,11 @@ def _touch(path):
         os.utime(path)  # the last use, which eviction reads
 
 
-def lookup(entry_key, files):
-    """The entry's folder when it holds `files`, each with the sha256 its record names; else None (a damaged
-    entry is removed, with the reason returned as the second value)."""
-    folder = os.path.join(root(), entry_key)
+def lookup(store, entry_key, files):
+    """The folder of entry `entry_key` in the cache folder `store` (`root()`, or a scratch folder) when it holds
+    `files`, each with the sha256 its record names; else None (a damaged entry is removed, with the reason
+    returned as the second value)."""
+    folder = os.path.join(store, entry_key)
     try:
         with open(os.path.join(folder, RECORD)) as handle:
             record = json.load(handle)
@@ -91,11 +92,11 @@ def lookup(entry_key, files):
 
 
 @contextlib.contextmanager
-def new_entry(entry_key, description):
+def new_entry(store, entry_key, description):
     """A temporary folder to write an entry's files into; when the block ends they are hashed, recorded and
     renamed into place (a concurrent writer's entry, if first, is kept), and the cache trimmed to its bound."""
-    os.makedirs(root(), exist_ok=True)
-    staging = tempfile.mkdtemp(dir=root(), prefix=f".{entry_key}.tmp-")
+    os.makedirs(store, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=store, prefix=f".{entry_key}.tmp-")
     try:
         yield staging
         names = sorted(name for name in os.listdir(staging) if name != RECORD)
@@ -103,24 +104,24 @@ def new_entry(entry_key, description):
         with open(os.path.join(staging, RECORD), "w") as out:
             json.dump(record, out, indent=1)
         try:
-            os.rename(staging, os.path.join(root(), entry_key))
+            os.rename(staging, os.path.join(store, entry_key))
         except OSError:  # another process put the same entry first
             pass
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    trim()
+    trim(store)
 
 
 def _size(folder):
     return sum(entry.stat().st_size for entry in os.scandir(folder) if entry.is_file())
 
 
-def trim(limit=None):
-    """Removes the least recently used entries until the cache holds at most `limit` bytes."""
+def trim(store, limit=None):
+    """Removes the least recently used entries until the cache folder `store` holds at most `limit` bytes."""
     limit = limit_bytes() if limit is None else limit
     entries = []
     with contextlib.suppress(OSError):
-        for entry in os.scandir(root()):
+        for entry in os.scandir(store):
             if entry.is_dir() and not entry.name.startswith(".") and entry.name != "choices":
                 record = os.path.join(entry.path, RECORD)
                 used = os.path.getmtime(record) if os.path.exists(record) else 0.0
@@ -133,8 +134,8 @@ def trim(limit=None):
         total -= size
 
 
-def read_choice(choice_key):
-    path = os.path.join(root(), "choices", f"{choice_key}.json")
+def read_choice(store, choice_key):
+    path = os.path.join(store, "choices", f"{choice_key}.json")
     try:
         with open(path) as handle:
             choice = json.load(handle)
@@ -146,7 +147,7 @@ def read_choice(choice_key):
     return engines, timings
 
 
-def write_choice(choice_key, engines, timings):
-    os.makedirs(os.path.join(root(), "choices"), exist_ok=True)
-    with atomic_file(os.path.join(root(), "choices", f"{choice_key}.json"), "w") as out:
+def write_choice(store, choice_key, engines, timings):
+    os.makedirs(os.path.join(store, "choices"), exist_ok=True)
+    with atomic_file(os.path.join(store, "choices", f"{choice_key}.json"), "w") as out:
         json.dump({"engines": engines, "timings_ms": timings, "written": time.time()}, out, indent=1)

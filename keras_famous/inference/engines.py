@@ -2,11 +2,16 @@
 
     Engine.installed()           whether its runtime is importable here
     Engine.version()             the runtime's version (part of the engine cache's key)
-    engine.convert(fast, dir)    writes the engine's files (`files`) for the inference graph `fast` into `dir`
-                                 (TFLite, ONNX, OpenVINO IR; nothing for the engines that run `fast` itself)
+    engine.convert(fast, dir, calibration)
+                                 writes the engine's files (`files`) for the inference graph `fast` into `dir`
+                                 (TFLite, ONNX, OpenVINO IR; nothing for the engines that run `fast` itself);
+                                 an int8 engine calibrates its ranges on `calibration` (typical inputs)
     engine.load(fast, dir)       makes the engine ready from those files (or from `fast`)
     engine(images)               -> numpy, float32 batch in; safe to call from several threads
     engine.describe()            one line: what runs, with how many threads
+
+Each engine computes at one precision `tier`: "float32" (checked against the Keras model to 1e-4), or
+"bfloat16" and "int8" (checked by top-1 agreement on held-out images: `guard`).
 
 Converting is the costly step (tf2onnx peaks at some 80 times the weights), which is why it is separate: the
 predictor runs it in a child process or serves it from the engine cache, then loads here.
@@ -19,7 +24,7 @@ import threading
 
 import keras
 
-from .. import artifacts
+from .. import artifacts, machine
 from ..litert import TFLiteModel
 from ..onnx_runtime import ONNXModel
 
@@ -43,6 +48,9 @@ class Engine:
     backend = "tensorflow"  # the Keras backend it runs under
     distributions = ("tensorflow",)  # whose versions make `version()`
     compiles_per_shape = False  # each new input shape costs a compilation: the predictor pads to few shapes
+    tier = "float32"
+    calibrated = False  # its files depend on the calibration images (int8)
+    artifact = None  # another engine whose files it shares (the cache keeps them once)
 
     def __init__(self, threads):
         self.threads = threads
@@ -55,7 +63,7 @@ class Engine:
     def version(cls):
         return " ".join(f"{distribution}=={_version(distribution)}" for distribution in cls.distributions)
 
-    def convert(self, fast, directory):
+    def convert(self, fast, directory, calibration=None):
         """Writes `files` into `directory` (nothing for an engine that runs the Keras graph itself)."""
 
     def load(self, fast, directory):
@@ -103,7 +111,7 @@ class LiteRTEngine(Engine):
     files = ("model.tflite",)
     distributions = ("tensorflow", "ai-edge-litert")
 
-    def convert(self, fast, directory):
+    def convert(self, fast, directory, calibration=None):
         with open(os.path.join(directory, self.files[0]), "wb") as out:
             out.write(artifacts.float32_tflite_bytes(fast))
 
@@ -121,7 +129,7 @@ class ONNXRuntimeEngine(Engine):
     files = ("model.onnx",)
     distributions = ("tf2onnx", "onnx", "onnxruntime")
 
-    def convert(self, fast, directory):
+    def convert(self, fast, directory, calibration=None):
         artifacts.write_onnx(fast, os.path.join(directory, self.files[0]))
 
     def load(self, fast, directory):
@@ -142,7 +150,7 @@ class OpenVINOEngine(Engine):
     distributions = ("tensorflow", "openvino")
     precision = "f32"
 
-    def convert(self, fast, directory):
+    def convert(self, fast, directory, calibration=None):
         import openvino
         import tensorflow as tf
 
@@ -167,6 +175,74 @@ class OpenVINOEngine(Engine):
             request = self._requests.request = self._compiled.create_infer_request()
         request.infer({0: images})
         return request.get_output_tensor(0).data.copy()
+
+
+class LiteRTInt8Engine(LiteRTEngine):
+    """Full-integer TFLite (int8 weights and activations, ranges from the calibration images) on LiteRT."""
+
+    name = "litert-int8"
+    description = "LiteRT (XNNPACK) on a full-integer int8 TFLite, calibrated on the calibration images"
+    tier = "int8"
+    calibrated = True
+
+    def convert(self, fast, directory, calibration=None):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="keras_famous-int8-") as scratch:
+            saved_model = os.path.join(scratch, "saved_model")
+            artifacts.write_saved_model(fast, saved_model)
+            model = artifacts.tflite_bytes(saved_model, quantize="int8", representative_data=calibration)
+        with open(os.path.join(directory, self.files[0]), "wb") as out:
+            out.write(model)
+
+
+class _CalibrationReader:
+    """ONNX Runtime's calibration data reader over an array of images, one image per read."""
+
+    def __init__(self, name, images):
+        self._items = iter([{name: image[None]} for image in images])
+
+    def get_next(self):
+        return next(self._items, None)
+
+
+class ONNXRuntimeInt8Engine(ONNXRuntimeEngine):
+    """ONNX Runtime on a QDQ model: int8 weights per channel and uint8 activations, ranges from calibration."""
+
+    name = "onnxruntime-int8"
+    description = "ONNX Runtime on a QDQ int8 ONNX model, calibrated on the calibration images"
+    tier = "int8"
+    calibrated = True
+
+    def convert(self, fast, directory, calibration=None):
+        from onnxruntime import quantization
+
+        float_model = os.path.join(directory, "float.onnx")
+        artifacts.write_onnx(fast, float_model)
+        quantization.quantize_static(
+            float_model,
+            os.path.join(directory, self.files[0]),
+            _CalibrationReader(artifacts.INPUT_NAME, calibration),
+            quant_format=quantization.QuantFormat.QDQ,
+            per_channel=True,
+            weight_type=quantization.QuantType.QInt8,
+            activation_type=quantization.QuantType.QUInt8,
+        )
+        os.remove(float_model)
+
+
+class OpenVINOBFloat16Engine(OpenVINOEngine):
+    """The float32 OpenVINO IR compiled to compute in bfloat16 (CPUs with AVX512_BF16 or AMX only)."""
+
+    name = "openvino-bf16"
+    description = "OpenVINO computing in bfloat16 (CPUs with AVX512_BF16 or AMX)"
+    tier = "bfloat16"
+    precision = "bf16"
+    artifact = "openvino"
+
+    @classmethod
+    def installed(cls):
+        return super().installed() and bool(machine.cpu_flags() and machine.cpu_flags() & set(machine.BFLOAT16))
 
 
 class BackendEngine(Engine):
@@ -201,21 +277,27 @@ class TorchEngine(BackendEngine):
 
 ENGINE_CLASSES = {
     engine.name: engine
-    for engine in (TensorFlowEngine, XLAEngine, LiteRTEngine, ONNXRuntimeEngine, OpenVINOEngine, JAXEngine, TorchEngine)
-}
+    for engine in (
+        TensorFlowEngine, XLAEngine, LiteRTEngine, ONNXRuntimeEngine, OpenVINOEngine,
+        LiteRTInt8Engine, ONNXRuntimeInt8Engine, OpenVINOBFloat16Engine, JAXEngine, TorchEngine,
+    )
+}  # fmt: skip
+TIERS = ("float32", "bfloat16", "int8")
 ENGINES = {name: engine.description for name, engine in ENGINE_CLASSES.items()}
 
 
-def available_on(backend):
-    """The engines that run on the Keras `backend`, installed or not."""
-    return tuple(name for name, engine in ENGINE_CLASSES.items() if engine.backend == backend)
+def available_on(backend, tiers=("float32",)):
+    """The engines that run on the Keras `backend` at one of `tiers`, installed or not."""
+    return tuple(name for name, engine in ENGINE_CLASSES.items() if engine.backend == backend and engine.tier in tiers)
 
 
 def require(name):
     """ImportError with the pip command when engine `name`'s runtime is missing."""
     engine = ENGINE_CLASSES[name]
+    if engine.tier == "bfloat16" and not (machine.cpu_flags() or set()) & set(machine.BFLOAT16):
+        raise ValueError(f"engine={name!r} computes in bfloat16, which needs a CPU with AVX512_BF16 or AMX; this one has neither.")  # fmt: skip
     if not engine.installed():
-        extra = {"onnxruntime": "onnx", "openvino": "openvino"}.get(name, name)
+        extra = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx"}.get(name, "openvino")
         missing = [d for d in engine.distributions if importlib.util.find_spec(d.replace("-", "_")) is None]
         raise ImportError(
             f"engine={name!r} needs {', '.join(missing) or 'its runtime'}: pip install 'keras-famous[{extra}]'."

@@ -10,10 +10,15 @@ cached too: a second predictor for the same weights on this machine loads the ch
 them, and is ready in seconds.
 """
 
+import dataclasses
+import hashlib
+import json
 import math
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -25,12 +30,13 @@ from .. import artifacts, machine
 from ..applications import check_positive_int
 from ..metrics import relative_difference
 from . import cache as engine_cache
-from . import conversion
-from .engines import ENGINE_CLASSES, available_on, require
+from . import conversion, guard
+from .engines import ENGINE_CLASSES, TIERS, available_on, require
 from .rewrite import inference_model
 
 VERIFY_TOLERANCE = 1e-4  # max |engine - keras| / max |keras|, as export's float32 check
 DEFAULT_SIDE = 224  # the side the engines are measured at when the model's height or width is free
+PRECISIONS = ("float32", "bfloat16", "int8", "auto")
 OTHER_SIDE = 160  # a free-size model is also checked at this side, so that no engine fails on a later call
 
 
@@ -42,13 +48,16 @@ def _buckets(batch_size):
 class Predictor:
     """A callable `images -> numpy outputs` (see `predictor`). `engine` is the engine that runs single images,
     `engines` the engine per measured batch size, `timings_ms` the median call time of every engine measured
-    (from the cache when `cache == "hit"`), `threads` the engines' threads, `seconds` what creating it took.
+    (from the cache when `cache == "hit"`), `threads` the engines' threads, `seconds` what creating it took,
+    `precision` the tier of `engine`, and `agreement` each reduced-precision engine's top-1 agreement with the
+    float32 model on the validation images.
     Any batch works: larger than `batch_size` runs in chunks of `batch_size`, and an engine that compiles for
     each shape (XLA, JAX, torch) runs a chunk padded to the next power of two, so it compiles a few shapes only.
     Calls from several threads are safe and give the serial results."""
 
-    def __init__(self, model, runners, engines, timings_ms, batch_size, *, threads, cache, seconds):
+    def __init__(self, model, runners, engines, timings_ms, batch_size, *, threads, cache, seconds, agreement):
         self.model = model
+        self.agreement = agreement
         self._runners = runners
         self.engines = engines
         self.engine = engines[min(engines)]
@@ -58,6 +67,11 @@ class Predictor:
         self.cache = cache
         self.seconds = seconds
         self._buckets = _buckets(batch_size)
+
+    @property
+    def precision(self):
+        """The precision tier ("float32", "bfloat16", "int8") of the engine that runs single images."""
+        return self._runners[self.engine].tier
 
     def engine_for(self, count):
         """The engine measured at the batch size nearest `count` (in ratio)."""
@@ -100,6 +114,8 @@ class Predictor:
     def describe(self):
         """Which engine runs which batch sizes, with how many threads, and whether the cache served it."""
         used = ", ".join(f"batch {size}: {name}" for size, name in self.engines.items())
+        if self.agreement:
+            used += "; top-1 agreement with float32: " + ", ".join(f"{n} {a:.1%}" for n, a in self.agreement.items())
         return f"{self.model.name} on {used} ({self.threads} threads; engine cache: {self.cache}; ready in {self.seconds:.1f} s)"
 
     def __repr__(self):
@@ -111,13 +127,23 @@ def _main(outputs):
     return np.asarray(keras.ops.convert_to_numpy(outputs), dtype="float32")
 
 
-def _candidates(engine, outputs):
+REFERENCE_CHUNK = 4  # a Functional model called eagerly holds every layer's output until it returns: ResNet50
+# at batch 32 peaks near 6 GB, at 4 under 1 GB; the outputs do not depend on the batch in inference mode
+
+
+def _reference(model, images):
+    """The Keras model's main output on `images`, in inference mode, computed a few images at a time."""
+    chunks = [images[i : i + REFERENCE_CHUNK] for i in range(0, len(images), REFERENCE_CHUNK)]
+    return np.concatenate([_main(model(chunk, training=False)) for chunk in chunks])
+
+
+def _candidates(engine, outputs, tiers):
     backend = keras.backend.backend()
-    available = available_on(backend)
+    available = available_on(backend, TIERS)
     if outputs > 1:  # optimize=False on a model with auxiliary heads: the converted runtimes keep one output
         available = tuple(name for name in available if not ENGINE_CLASSES[name].files)
     if engine == "auto":
-        return [name for name in available if ENGINE_CLASSES[name].installed()]
+        return [name for name in available if ENGINE_CLASSES[name].tier in tiers and ENGINE_CLASSES[name].installed()]
     if engine not in available:
         raise ValueError(
             f"`engine` must be 'auto' or one of {available} on the {backend} backend; received engine={engine!r}."
@@ -135,24 +161,53 @@ def _problem(runner, images, expected):
     return None if error <= VERIFY_TOLERANCE else f"differs from the Keras model by {error:.3g}"
 
 
+def _drop(runners, name, problem, forced):
+    if forced:
+        raise ValueError(f"engine={name!r} cannot be used: it {problem}.")
+    warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=5)
+    del runners[name]
+
+
 def _verified(runners, model, shapes, sizes, rng, forced):
-    """`runners` less those failing or differing from `model` at any of `shapes` x `sizes` (warned, or raised
-    when `forced`)."""
+    """`runners` less the float32 ones failing or differing from `model` at any of `shapes` x `sizes` (warned, or
+    raised when `forced`); reduced-precision engines are checked by `_agreeing`."""
     for shape in shapes:
         for size in sizes:
             images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
-            expected = _main(model(images, training=False))
-            for name in list(runners):
+            expected = _reference(model, images)
+            for name in [name for name in runners if runners[name].tier == "float32"]:
                 problem = _problem(runners[name], images, expected)
                 if problem:
                     side = f" at input shape {(size, *shape)}" if len(shapes) > 1 else ""
-                    if forced:
-                        raise ValueError(f"engine={name!r} cannot run {model.name}: it {problem}{side}.")
-                    warnings.warn(f"predictor: engine {name!r} {problem}{side}; it is not used.", stacklevel=4)
-                    del runners[name]
-    if not runners:
-        raise RuntimeError(f"No inference engine could run {model.name} (see the warnings above).")
+                    _drop(runners, name, f"{problem}{side}", forced)
     return runners
+
+
+def _agreeing(runners, validation, reference, min_agreement, forced, below):
+    """{engine: top-1 agreement} of the reduced-precision `runners` on `validation`; those below
+    `min_agreement` (or failing) are dropped with a warning (and their figure put in `below`), or raise when
+    the engine was forced."""
+    agreement = {}
+    for name in [name for name in runners if runners[name].tier != "float32"]:
+        try:
+            outputs = np.concatenate(
+                [_main(runners[name](validation[i : i + 32])) for i in range(0, len(validation), 32)]
+            )
+        except Exception as exc:  # noqa: BLE001
+            _drop(runners, name, f"failed on the validation images: {type(exc).__name__}: {exc}", forced)
+            continue
+        agreement[name] = guard.top1_agreement(outputs, reference)
+        if agreement[name] < min_agreement:
+            figure = (
+                f"agrees with the float32 model's top-1 on {agreement[name]:.1%} of {len(validation)} validation images"
+            )
+            problem = f"{figure}, below min_agreement={min_agreement:g}"
+            if forced:
+                raise ValueError(f"precision {runners[name].tier} ({name}) {problem}: pass more typical calibration images, lower min_agreement, or use precision='float32'.")  # fmt: skip
+            warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=4)
+            below[name] = agreement.pop(name)
+            del runners[name]
+    return agreement
 
 
 def _race(runners, shape, sizes, repeats, rng, log):
@@ -160,7 +215,9 @@ def _race(runners, shape, sizes, repeats, rng, log):
     engines, timings = {}, {}
     for size in sizes:
         images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
-        times = {name: [] for name in runners}  # no warm-up: `_verified` ran each engine at this shape
+        times = {name: [] for name in runners}
+        for runner in runners.values():
+            runner(images)  # warm-up (an int8 engine has not run at this size yet)
         for _ in range(repeats if len(runners) > 1 else 1):
             for name, runner in runners.items():
                 start = time.perf_counter()
@@ -174,7 +231,8 @@ def _race(runners, shape, sizes, repeats, rng, log):
 
 def _without_heavy_onnx(fast, to_convert, forced):
     """`to_convert` less ONNX Runtime in an "auto" race when tf2onnx would need more memory than there is."""
-    if forced or "onnxruntime" not in to_convert:
+    heavy = [name for name in to_convert if name.startswith("onnxruntime")]
+    if forced or not heavy:
         return to_convert
     needed, available = artifacts.onnx_conversion_memory(fast), machine.available_memory()
     if available is None or needed <= 0.8 * available:
@@ -184,44 +242,54 @@ def _without_heavy_onnx(fast, to_convert, forced):
         f"{needed / 1e9:.0f} GB, and {available / 1e9:.0f} GB are available (engine='onnxruntime' forces it).",
         stacklevel=4,
     )
-    return [name for name in to_convert if name != "onnxruntime"]
+    return [name for name in to_convert if name not in heavy]
 
 
-def _load(names, fast, threads, cache, fingerprint, shape, isolate, forced, log):
-    """({engine: loaded engine}, [engines converted]) for `names`: files from the cache, or converted (then cached)."""
+def _artifact(name):
+    """The engine whose files `name` runs (its own, or those it shares)."""
+    return ENGINE_CLASSES[name].artifact or name
+
+
+def _load(names, fast, threads, store, key_parts, isolate, forced, calibration, log):
+    """({engine: loaded engine}, [files converted]) for `names`: files from the cache folder `store` (None: no
+    cache), or converted (then cached). `key_parts` (the graph's fingerprint, the input shape, the calibration's
+    hash) key the cache entries."""
     folders, keys, runners = {}, {}, {}
-    for name in names:
-        engine = ENGINE_CLASSES[name]
-        if engine.files and cache:
-            keys[name] = engine_cache.key(fingerprint, name, engine.version(), shape)
-            folders[name], damage = engine_cache.lookup(keys[name], engine.files)
+    needed = sorted({_artifact(name) for name in names if ENGINE_CLASSES[name].files}, key=list(ENGINE_CLASSES).index)
+    for source in needed:
+        engine = ENGINE_CLASSES[source]
+        if store:
+            parts = key_parts if engine.calibrated else key_parts[:2]
+            keys[source] = engine_cache.key(*parts, source, engine.version())
+            folders[source], damage = engine_cache.lookup(store, keys[source], engine.files)
             if damage:
                 warnings.warn(
-                    f"predictor: the engine cache's {name} entry is damaged ({damage}); converting again.", stacklevel=3
+                    f"predictor: the engine cache's {source} entry is damaged ({damage}); converting again.",
+                    stacklevel=3,
                 )
-    missing = [name for name in names if ENGINE_CLASSES[name].files and not folders.get(name)]
-    to_convert = _without_heavy_onnx(fast, missing, forced)
+    to_convert = _without_heavy_onnx(fast, [source for source in needed if not folders.get(source)], forced)
     with tempfile.TemporaryDirectory(prefix="keras_famous-engines-") as scratch:
         if to_convert:
             child = conversion.use_child(fast, to_convert, isolate)
             where = " (in a child process)" if child else ""
             log(f"predictor for {fast.name}: converting for {', '.join(to_convert)}{where}")
-            errors = conversion.convert_in_child(fast, to_convert, scratch, threads) if child else None
+            errors = conversion.convert_in_child(fast, to_convert, scratch, threads, calibration) if child else None
             if errors is None:
-                errors = conversion.convert_here(fast, to_convert, scratch, threads)
-            for name, text in errors.items():
+                errors = conversion.convert_here(fast, to_convert, scratch, threads, calibration)
+            for source, text in errors.items():
                 if forced:
-                    raise RuntimeError(f"engine={name!r} cannot convert {fast.name}: {text}")
+                    raise RuntimeError(f"engine={source!r} cannot convert {fast.name}: {text}")
                 warnings.warn(
-                    f"predictor: engine {name!r} cannot convert {fast.name}: {text}; it is not used.", stacklevel=3
+                    f"predictor: engine {source!r} cannot convert {fast.name}: {text}; it is not used.", stacklevel=3
                 )
-            folders.update({name: os.path.join(scratch, name) for name in to_convert if name not in errors})
+            folders.update({source: os.path.join(scratch, source) for source in to_convert if source not in errors})
         for name in names:
-            if ENGINE_CLASSES[name].files and not folders.get(name):
+            folder = folders.get(_artifact(name))
+            if ENGINE_CLASSES[name].files and not folder:
                 continue
             runner = ENGINE_CLASSES[name](threads)
             try:
-                runner.load(fast, folders.get(name))
+                runner.load(fast, folder)
             except Exception as exc:  # noqa: BLE001
                 if forced:
                     raise
@@ -230,78 +298,206 @@ def _load(names, fast, threads, cache, fingerprint, shape, isolate, forced, log)
                 )
                 continue
             runners[name] = runner
-            if cache and name in to_convert:
-                description = {"engine": name, "version": ENGINE_CLASSES[name].version(), "model": fast.name}
-                with engine_cache.new_entry(keys[name], description) as staging:
-                    for file in ENGINE_CLASSES[name].files:
-                        shutil.move(os.path.join(folders[name], file), staging)
+        for source in to_convert:
+            if store and folders.get(source):
+                description = {"engine": source, "version": ENGINE_CLASSES[source].version(), "model": fast.name}
+                with engine_cache.new_entry(store, keys[source], description) as staging:
+                    for file in ENGINE_CLASSES[source].files:
+                        shutil.move(os.path.join(folders[source], file), staging)
     return runners, to_convert
 
 
+def _tiers(precision, has_data):
+    if precision not in PRECISIONS:
+        raise ValueError(f"`precision` must be one of {PRECISIONS}; received precision={precision!r}.")
+    if precision == "auto":
+        return TIERS if has_data else ("float32",)
+    return (precision,)
+
+
+def _hash(images):
+    return (
+        "-" if images is None else hashlib.sha256(np.ascontiguousarray(images, dtype="float32").tobytes()).hexdigest()
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    engine: str
+    precision: str
+    min_agreement: float
+    batch_size: int
+    repeats: int
+    threads: int
+    isolate: object
+    verbose: bool
+
+
 def predictor(
-    model,
-    *,
-    engine="auto",
-    optimize=True,
-    batch_size=32,
-    repeats=3,
-    threads=None,
-    cache=True,
-    isolate=None,
-    verbose=True,
-):
+    model, *, engine="auto", precision="float32", calibration=None, validation=None, min_agreement=0.99,
+    optimize=True, batch_size=32, repeats=3, threads=None, cache=True, isolate=None, verbose=True,
+):  # fmt: skip
     """keras_famous' inference path: a `Predictor`, called as `predictor(images)` -> numpy outputs (the main output
     of a model with auxiliary heads is all it returns when `optimize`).
 
     It runs `model`'s inference form (`inference_model`: BatchNormalization folded, dropout and auxiliary heads
-    removed; the model itself when `optimize=False`) on the fastest float32 engine of this machine (see the module
-    note): with `engine="auto"` on the TensorFlow backend every installed engine of ENGINES (TensorFlow, XLA,
-    LiteRT, ONNX Runtime, OpenVINO) is checked against the Keras model and timed; `engine=` forces one (an error
-    if it fails); on JAX and torch the engine is the backend's compiled `predict_on_batch`. `threads` sets the
-    LiteRT, ONNX Runtime and OpenVINO threads (default: the cores this process may use, within a container's CPU
-    quota). `cache=False` neither reads nor writes the engine cache. `isolate` converts in a child process (True),
-    here (False), or in a child when the conversion is heavy (None). With a free height or width the engines
-    are also checked at a second image size, and one that cannot take it is left out. Prints what it measures
-    unless `verbose=False`."""
+    removed; the model itself when `optimize=False`) on the fastest engine of this machine (see the module
+    note): with `engine="auto"` on the TensorFlow backend every installed engine of ENGINES at the `precision`
+    asked for is checked and timed; `engine=` forces one (an error if it fails); on JAX and torch the engine is
+    the backend's compiled `predict_on_batch`.
+
+    `precision`: "float32" (TensorFlow, XLA, LiteRT, ONNX Runtime, OpenVINO; each checked against the Keras model
+    to 1e-4); "bfloat16" (OpenVINO, where the CPU has AVX512_BF16 or AMX); "int8" (LiteRT full-integer and ONNX
+    Runtime QDQ, calibrated on `calibration`); "auto": the fastest of the tiers that pass. A reduced tier needs
+    `calibration` images (typical inputs, as the model takes them) and is used only where its top-1 class agrees
+    with the float32 model's on at least `min_agreement` of images it did not calibrate on (`validation`, else
+    the last quarter of `calibration`); blank images or images on which the model's outputs barely vary are
+    refused (`guard`). An engine below the bar is dropped with a warning, or is an error when the tier was asked.
+
+    `threads` sets the LiteRT, ONNX Runtime and OpenVINO threads (default: the cores this process may use, within a
+    container's CPU quota). `cache=False` neither reads nor writes the engine cache. `isolate`: the conversions and
+    the race in a child process (True; its memory - tf2onnx's 80 times the weights, every engine's buffers at
+    `batch_size` - returns when it exits, and this process loads the chosen engines only), here (False), or in a
+    child when the conversion is heavy (None). With a free height or width the engines are also checked at a
+    second image size, and one that cannot take it is left out. Prints what it measures unless `verbose=False`."""
     started = time.perf_counter()
     where = f"predictor({model.name})"
-    batch_size = check_positive_int(where, "batch_size", batch_size)
-    repeats = check_positive_int(where, "repeats", repeats)
-    threads = machine.usable_cores() if threads is None else check_positive_int(where, "threads", threads)
-    log = print if verbose else (lambda text: None)
-    forced = engine != "auto"
+    settings = _Settings(
+        engine=engine, precision=precision, min_agreement=min_agreement, isolate=isolate, verbose=verbose,
+        batch_size=check_positive_int(where, "batch_size", batch_size),
+        repeats=check_positive_int(where, "repeats", repeats),
+        threads=machine.usable_cores() if threads is None else check_positive_int(where, "threads", threads),
+    )  # fmt: skip
+    if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or not 0 < min_agreement <= 1:
+        raise ValueError(f"`min_agreement` must be a fraction in (0, 1]; received min_agreement={min_agreement!r}.")
+    tiers = _tiers(precision, calibration is not None or validation is not None)
     fast = inference_model(model) if optimize else model
-    names = _candidates(engine, len(fast.outputs))
-    cache = bool(cache) and keras.backend.backend() == "tensorflow"
+    names = _candidates(engine, len(fast.outputs), tiers)
+    reduced = [name for name in names if ENGINE_CLASSES[name].tier != "float32"]
+    if precision != "auto" and precision != "float32" and not reduced:
+        hint = " (bfloat16 needs a CPU with AVX512_BF16 or AMX, and OpenVINO)" if precision == "bfloat16" else ""
+        raise ValueError(f"No engine here computes at precision={precision!r}{hint}; use precision='float32'.")
+    if engine != "auto" and precision not in ("auto", ENGINE_CLASSES[engine].tier):
+        raise ValueError(f"engine={engine!r} computes in {ENGINE_CLASSES[engine].tier}; received precision={precision!r}.")  # fmt: skip
+    data = None
+    if reduced:
+        calibration, validation = guard.split(calibration, validation, model.input_shape)
+        if calibration is not None and len(calibration):
+            guard.check_not_degenerate("calibration", calibration, _reference(model, calibration[:64]))
+        guard.check_not_degenerate("validation", validation, _reference(model, validation))
+        if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
+            raise ValueError("int8 needs `calibration` images to take its ranges from; received validation only.")
+        data = (calibration, validation)
+    tensorflow = keras.backend.backend() == "tensorflow"
+    with tempfile.TemporaryDirectory(prefix="keras_famous-engine-store-") as scratch:
+        store = engine_cache.root() if cache and tensorflow else None
+        fingerprint = engine_cache.fingerprint(fast) if tensorflow else None
+        cached, measured = store is not None, False
+        if tensorflow and engine == "auto":
+            child_store = _race_in_child(fast, fingerprint, names, data, settings, store or scratch)
+            store, measured = child_store or store, child_store is not None
+        return _create(
+            model, fast, names, data, settings, store, fingerprint, started, cached=cached, measured=measured
+        )
+
+
+def _choice_key(fast, fingerprint, names, data, settings, sizes):
+    versions = [f"{name}:{ENGINE_CLASSES[name].version()}" for name in names]
+    hashes = ("-", "-") if data is None else (_hash(data[0]), _hash(data[1]))
+    parts = (versions, settings.threads, sizes, fast.input_shape, settings.precision, hashes, settings.min_agreement)
+    return engine_cache.key(fingerprint, *parts, "choice")
+
+
+def _race_in_child(fast, fingerprint, names, data, settings, store):
+    """The conversions and the race run by a child process into the cache folder `store` (when they are heavy and
+    not already there): `store` once the child has written its choice there, else None."""
+    sizes = sorted({1, settings.batch_size})
+    key = _choice_key(fast, fingerprint, names, data, settings, sizes)
+    if engine_cache.read_choice(store, key):
+        return None  # cached: nothing to convert or measure
+    if not conversion.use_child(fast, [name for name in names if ENGINE_CLASSES[name].files], settings.isolate):
+        return None
+    with tempfile.TemporaryDirectory(prefix="keras_famous-race-") as scratch:
+        graph = os.path.join(scratch, "graph.keras")
+        try:
+            fast.save(graph)
+        except Exception:  # noqa: BLE001 (a graph Keras cannot save: measured in this process)
+            return None
+        arrays = []
+        for index, images in enumerate(data or ()):
+            arrays.append(os.path.join(scratch, f"images{index}.npy"))
+            np.save(arrays[-1], np.asarray(images if images is not None else np.zeros((0,)), dtype="float32"))
+        request = dict(dataclasses.asdict(settings), fingerprint=fingerprint, store=store, names=names, arrays=arrays)
+        with open(os.path.join(scratch, "request.json"), "w") as out:  # what the worker's `race` reads
+            json.dump(request, out)
+        if settings.verbose:
+            print(f"predictor for {fast.name}: converting and measuring in a child process", flush=True)
+        request_path = os.path.join(scratch, "request.json")
+        command = [sys.executable, "-m", "keras_famous.inference.worker", "race", graph, request_path]
+        environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+        result = subprocess.run(command, env=environment, stdout=None if settings.verbose else subprocess.DEVNULL)
+    if result.returncode != 0 or not engine_cache.read_choice(store, key):
+        warnings.warn(f"predictor: the child process could not measure {fast.name}; measuring here.", stacklevel=3)
+        return None
+    return store
+
+
+def _create(model, fast, names, data, settings, store, fingerprint, started, *, cached, measured=False, announce=True):
+    """The Predictor: `fast`'s engines `names` loaded (from `store`, a cache folder, or converted), checked
+    against `model` (and, for reduced precision, on `data` = (calibration, validation)), raced, chosen.
+    `cached`: `store` is the engine cache (else a scratch folder, or None); `measured`: a child process has
+    just converted and raced into `store`, so what this process loads from it is not a cache hit."""
+    log = print if settings.verbose else (lambda text: None)
+    forced = settings.engine != "auto"
+    calibration, validation = data if data is not None else (None, None)
+    reference = _reference(model, validation) if data is not None else None
     shape = tuple(side or DEFAULT_SIDE for side in model.input_shape[1:])
     shapes = [shape]
     if any(side is None for side in model.input_shape[1:3]):
         shapes.append(tuple(OTHER_SIDE if side is None else side for side in model.input_shape[1:]))
-    sizes = sorted({1, batch_size}) if not forced else [1]
-    fingerprint = engine_cache.fingerprint(fast) if cache else None
-    choice = None
-    if cache and not forced:
-        versions = [f"{name}:{ENGINE_CLASSES[name].version()}" for name in names]
-        choice_key = engine_cache.key(fingerprint, versions, threads, sizes, model.input_shape, "choice")
-        choice = engine_cache.read_choice(choice_key)
+    sizes = sorted({1, settings.batch_size}) if not forced else [1]
+    key_parts = (fingerprint, shape, _hash(calibration) if data is not None else "-")
+    choice = choice_key = None
+    if store and not forced:
+        choice_key = _choice_key(fast, fingerprint, names, data, settings, sizes)
+        choice = engine_cache.read_choice(store, choice_key)
         if choice and not set(choice[0].values()) <= set(names):
             choice = None
     if choice:
         names = [name for name in names if name in set(choice[0].values())]
-    runners, converted = _load(names, fast, threads, cache, fingerprint, shape, isolate, forced, log)
+    runners, converted = _load(
+        names, fast, settings.threads, store, key_parts, settings.isolate, forced, calibration, log
+    )
     rng = np.random.default_rng(0)
     runners = _verified(runners, model, shapes, [1] if choice else sizes, rng, forced)
+    below = {}
+    agreement = _agreeing(runners, validation, reference, settings.min_agreement, forced, below) if data else {}
+    if not runners and below:
+        figures = ", ".join(f"{name} {fraction:.1%}" for name, fraction in below.items())
+        raise ValueError(
+            f"precision={settings.precision!r}: no engine's top-1 agrees with the float32 model's on min_agreement="
+            f"{settings.min_agreement:g} of the {len(validation)} validation images ({figures}). Pass more typical "
+            "calibration images, lower min_agreement, or use precision='float32'."
+        )
+    if not runners:
+        raise RuntimeError(f"No inference engine could run {model.name} (see the warnings above).")
     if choice and set(runners) == set(choice[0].values()):
         (engines, timings), status = choice, ("hit" if not converted else "partial")
     else:
         log(f"predictor for {model.name}: measuring {', '.join(runners)}")
-        engines, timings = _race(runners, shape, sizes, repeats, rng, log)
-        status = "off" if not cache else ("hit" if forced and not converted else "miss")
-        if cache and not forced:
-            engine_cache.write_choice(choice_key, engines, timings)
+        engines, timings = _race(runners, shape, sizes, settings.repeats, rng, log)
+        status = "hit" if forced and not converted else "miss"
+        if store and not forced:
+            engine_cache.write_choice(store, choice_key, engines, timings)
+    if measured and status == "hit":
+        status = "miss"
+    if not cached:
+        status = "off"
     used = {name: runners[name] for name in set(engines.values())}
     result = Predictor(
-        fast, used, engines, timings, batch_size, threads=threads, cache=status, seconds=time.perf_counter() - started
-    )
-    log(f"predictor for {result.describe()}")
+        fast, used, engines, timings, settings.batch_size, threads=settings.threads, cache=status,
+        seconds=time.perf_counter() - started, agreement={name: agreement[name] for name in used if name in agreement},
+    )  # fmt: skip
+    if announce:
+        log(f"predictor for {result.describe()}")
     return result
