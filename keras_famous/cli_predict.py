@@ -17,6 +17,10 @@ def add_arguments(parser):
     parser.add_argument("--variant", default=None)
     parser.add_argument("--batch", type=int, default=32, help="images per engine call (default 32)")
     parser.add_argument("--engine", default="auto", help="auto (the fastest here) or one of inference.ENGINES")
+    parser.add_argument(
+        "--precision", default="float32", choices=("float32", "bfloat16", "int8", "auto"),
+        help="reduced precision is calibrated on a sample of the inputs and used only if its top-1 agrees with float32",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="engine and decoding threads (default: usable cores)")
     parser.add_argument("--image-size", type=int, default=None, help="the side for a model whose input size is free")
     parser.add_argument("--overwrite", action="store_true", help="start the output afresh instead of resuming it")
@@ -36,12 +40,13 @@ def run(args, errors_as_flags):
     signal.signal(signal.SIGTERM, _stop)
     weights = None if args.weights.lower() == "none" else args.weights
     flags = dict(output="--output", top="--top", batch_size="--batch", engine="--engine", threads="--threads",
-                 weights="--weights", variant="--variant", inputs="INPUT", overwrite="--overwrite")  # fmt: skip
+                 weights="--weights", variant="--variant", inputs="INPUT", overwrite="--overwrite",
+                 precision="--precision")  # fmt: skip
     with errors_as_flags(**flags):
         report = predict_files(
             args.model, args.inputs, args.output, top=args.top, features=args.features, weights=weights,
             variant=args.variant, image_size=None if args.image_size is None else (args.image_size, args.image_size),
-            batch_size=args.batch, engine=args.engine, threads=args.threads, overwrite=args.overwrite,
+            batch_size=args.batch, engine=args.engine, precision=args.precision, threads=args.threads, overwrite=args.overwrite,
             ray=args.ray is not None, ray_address=args.ray or None,
         )  # fmt: skip
     errors = f", {report['errors']} unreadable (their rows say why)" if report["errors"] else ""

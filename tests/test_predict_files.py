@@ -172,3 +172,25 @@ def test_ray_actors_write_the_same_rows(folder, model, tmp_path):
         assert [actual[path].get(f"label_{k}") for k in (1, 2, 3)] == [row.get(f"label_{k}") for k in (1, 2, 3)]
         for k in (1, 2, 3):
             assert actual[path].get(f"score_{k}") == pytest.approx(row.get(f"score_{k}"), abs=1e-5)
+
+
+def test_int8_is_calibrated_and_checked_on_the_runs_own_images(tmp_path, capsys):
+    """`--precision int8` over a folder of 80 digit PNGs: calibrated on the run's images, a quarter held out to
+    check agreement; its labels are the float32 run's on (nearly) every image."""
+    import tensorflow as tf
+
+    from keras_famous import datasets
+
+    (_, _), (test, _) = datasets.digits_32x32(pixels=True)
+    for index, image in enumerate(test[:80]):
+        (tmp_path / f"digit{index:03d}.png").write_bytes(tf.io.encode_png(image.astype("uint8")).numpy())
+    runs = {}
+    for precision in ("float32", "int8"):
+        output = tmp_path / f"{precision}.jsonl"
+        argv = ["predict", "LeNet5", str(tmp_path), "--weights", "digits", "--output", str(output), "--top", "1"]
+        assert cli.main([*argv, "--precision", precision, "--batch", "8"]) == 0
+        printed = capsys.readouterr().out
+        assert ("-int8; top-1 agreement with float32: " in printed) == (precision == "int8")  # int8 engines ran
+        runs[precision] = {path: row["label_1"] for path, row in _read_jsonl(output).items()}
+    assert len(runs["int8"]) == 80 and runs["int8"].keys() == runs["float32"].keys()
+    assert np.mean([runs["int8"][path] == label for path, label in runs["float32"].items()]) >= 0.97

@@ -7,57 +7,15 @@ shows images per second.
 """
 
 import concurrent.futures
-import re
 import sys
 import time
 
-import numpy as np
 
-from .. import image_files, machine
+from .. import machine
 from ..applications import check_positive_int
 from . import sources, tables
-from .predictor import predictor as make_predictor
-
-
-class Decoder:
-    """path -> (pixels, "") or (None, the error), as `source` wants its images (one compiled function)."""
-
-    def __init__(self, source):
-        import tensorflow as tf
-
-        size, channels, fraction = tuple(source.size), source.channels, source.crop_fraction
-        if fraction is None:
-            read = lambda path: image_files.decode(path, size, channels)  # noqa: E731
-        else:
-            read = lambda path: image_files.decode_center(path, size, channels, fraction)  # noqa: E731
-        self._function = tf.function(read, input_signature=[tf.TensorSpec((), tf.string)])
-
-    def __call__(self, path):
-        try:
-            return self._function(path).numpy(), ""
-        except Exception as error:  # noqa: BLE001 (any unreadable file is a row with its reason)
-            text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(error)).strip().splitlines()
-            return None, f"{type(error).__name__}: {text[0] if text else 'unreadable'}"[:300]
-
-
-def rows(paths, decoded, predict, top, class_names):
-    """The table rows of `paths` from their (pixels, error) and the predictor's outputs."""
-    good = [index for index, (pixels, _) in enumerate(decoded) if pixels is not None]
-    outputs = predict(np.stack([decoded[index][0] for index in good])) if good else np.zeros((0, 0))
-    outputs = np.asarray(outputs[0] if isinstance(outputs, (list, tuple)) else outputs, dtype="float32")
-    result = []
-    for path, (_, error) in zip(paths, decoded):
-        result.append({"path": path, "error": error})
-    for index, output in zip(good, outputs):
-        row = result[index]
-        if top is None:
-            row["features"] = output.reshape(-1).tolist()
-        else:
-            best = np.argsort(-output, kind="stable")[:top]
-            for rank, klass in enumerate(best, start=1):
-                row[f"label_{rank}"] = class_names[klass] if klass < len(class_names) else str(klass)
-                row[f"score_{rank}"] = float(output[klass])
-    return result
+from .batches import build_predictor, rows
+from .ray_job import ray_batches
 
 
 class Progress:
@@ -85,11 +43,12 @@ class Progress:
         return self.done / max(time.perf_counter() - self.started, 1e-9)
 
 
-def _local_batches(source, paths, batch_size, top, threads, engine, verbose):
+def _local_batches(source, paths, batch_size, top, threads, engine, precision, verbose):
     if not paths:
         return
-    predict = make_predictor(source.model, engine=engine, batch_size=batch_size, threads=threads, verbose=verbose)
-    decode = Decoder(source)
+    predict, decode = build_predictor(
+        source, paths, precision=precision, engine=engine, batch_size=batch_size, threads=threads, verbose=verbose
+    )
     with concurrent.futures.ThreadPoolExecutor(max_workers=threads or machine.usable_cores()) as pool:
         chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
         pending = [pool.submit(decode, path) for path in chunks[0]] if chunks else []
@@ -102,13 +61,14 @@ def _local_batches(source, paths, batch_size, top, threads, engine, verbose):
 
 def predict_files(
     model, inputs, output, *, top=5, features=False, weights="imagenet", variant=None, class_names=None,
-    image_size=None, batch_size=32, engine="auto", threads=None, overwrite=False, ray=False, ray_address=None,
-    verbose=True,
+    image_size=None, batch_size=32, engine="auto", precision="float32", threads=None, overwrite=False, ray=False,
+    ray_address=None, verbose=True,
 ):  # fmt: skip
     """Classifies (the `top` classes) or embeds (`features=True`) every image file `inputs` names (files,
     folders at any depth, glob patterns) with `model` (a catalog name built with `weights`, a `.keras` file or
     a Keras model taking raw pixels) and writes one row per file to `output` (.csv, .jsonl or .parquet; see
-    `tables`), resuming a previous run's output unless `overwrite`. `ray=True` runs the batches on Ray actors
+    `tables`), resuming a previous run's output unless `overwrite`. `precision` ("float32", "bfloat16", "int8",
+    "auto") is the predictor's, calibrated and checked on a sample of the run's own images. `ray=True` runs the batches on Ray actors
     (`ray_job`; `ray_address` or RAY_ADDRESS, else a local instance). Returns {"written", "skipped", "errors",
     "images_per_second", "output"}."""
     where = "predict_files"
@@ -129,12 +89,10 @@ def predict_files(
     progress = Progress(len(todo), len(paths) - len(todo), verbose)
     try:
         if ray:
-            from .ray_job import ray_batches
-
             options = dict(weights=weights, variant=variant, class_names=class_names, image_size=image_size, features=features)  # fmt: skip
-            batches = ray_batches(model, todo, batch_size, None if features else top, threads, engine, ray_address, options)  # fmt: skip
+            batches = ray_batches(model, todo, batch_size, None if features else top, threads, engine, precision, ray_address, options)  # fmt: skip
         else:
-            batches = _local_batches(source, todo, batch_size, None if features else top, threads, engine, verbose)
+            batches = _local_batches(source, todo, batch_size, None if features else top, threads, engine, precision, verbose)  # fmt: skip
         for written in batches:
             table.write(written)
             progress.add(written)

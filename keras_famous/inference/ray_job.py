@@ -17,17 +17,15 @@ import warnings
 import numpy as np
 
 from ..artifacts import quiet_logger
+from . import sources
+from .batches import build_predictor, rows
 
 
 class PredictActor:
     """One model and one predictor per actor; called with {"path": [...]}, returns {"row": [JSON rows]}."""
 
-    def __init__(self, model_ref, options, top, batch_size, threads, engine):
+    def __init__(self, model_ref, options, top, batch_size, threads, engine, precision, sample):
         import ray
-
-        from . import sources
-        from .jobs import Decoder
-        from .predictor import predictor
 
         model = model_ref
         if isinstance(model_ref, ray.ObjectRef):  # the .keras file's bytes
@@ -36,15 +34,13 @@ class PredictActor:
             with open(model, "wb") as out:
                 out.write(ray.get(model_ref))
         self.source = sources.resolve(model, **options)
-        self.predict = predictor(
-            self.source.model, engine=engine, batch_size=batch_size, threads=threads, verbose=False
-        )
-        self.decode = Decoder(self.source)
+        self.predict, self.decode = build_predictor(
+            self.source, sample, precision=precision, engine=engine, batch_size=batch_size, threads=threads,
+            verbose=False,
+        )  # fmt: skip
         self.top = top
 
     def __call__(self, batch):
-        from .jobs import rows
-
         paths = [str(path) for path in batch["path"]]
         written = rows(paths, [self.decode(path) for path in paths], self.predict, self.top, self.source.class_names)
         return {"row": np.array([json.dumps(row) for row in written], dtype=object)}
@@ -66,7 +62,7 @@ def _model_reference(model, ray):
     return model
 
 
-def ray_batches(model, paths, batch_size, top, threads, engine, address, options):
+def ray_batches(model, paths, batch_size, top, threads, engine, precision, address, options):
     """Lists of rows for `paths`, computed by PredictActor actors on the Ray cluster at `address`."""
     try:
         import ray
@@ -85,11 +81,12 @@ def ray_batches(model, paths, batch_size, top, threads, engine, address, options
         threads = threads or 1
         actors = max(1, min(len(paths), int(ray.cluster_resources().get("CPU", 1) // threads)))
         reference = _model_reference(model, ray)
+        sample = [] if precision == "float32" else paths[:: max(1, len(paths) // 256)][:256]  # calibration images
         with warnings.catch_warnings():  # max_restarts has no named parameter yet, and ray_remote_args warns
             warnings.simplefilter("ignore")
             dataset = ray.data.from_items([{"path": path} for path in paths]).map_batches(
                 PredictActor,
-                fn_constructor_args=(reference, options, top, batch_size, threads, engine),
+                fn_constructor_args=(reference, options, top, batch_size, threads, engine, precision, sample),
                 batch_size=batch_size,
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=threads,
