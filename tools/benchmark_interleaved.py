@@ -5,9 +5,11 @@ in turns: does `inference.predictor` pick (nearly) the fastest engine on this ma
 
 For each model and batch size it times `inference.predictor(model)` (engine="auto": the engine it measured
 fastest when it was created) beside each engine forced (`engine="tensorflow"`, "xla", "litert",
-"onnxruntime" when installed) and keras.applications' same network in a `tf.function`, the engines taking
-turns call by call, and prints the medians, the CPU's features, and the default's speed over the fastest
-engine's (the issue's target: at least 0.95). PyTorch is timed by `keras-famous bench --engines torch` in its
+"onnxruntime", "openvino" when installed) and keras.applications' same network in a `tf.function`, and with
+`--precision bfloat16 int8` the predictor at those tiers, the engines taking turns call by call, and prints the
+medians, the CPU's features, the default's speed over the fastest float32 engine's (the target: at least 0.97)
+and each reduced tier's speed over the float32 default's (targets: int8 2x where the CPU has VNNI, bfloat16
+1.5x where it has AVX512_BF16 or AMX). PyTorch is timed by `keras-famous bench --engines torch` in its
 own process (timm cannot share a process with TensorFlow here).
 """
 
@@ -22,11 +24,19 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[1])
     parser.add_argument("--calls", type=int, default=15, help="timed calls per engine (in turns)")
     parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
+    parser.add_argument(
+        "--precision", nargs="+", default=["float32"], choices=("float32", "bfloat16", "int8"),
+        help="also time the predictor at these reduced tiers (their speed over the float32 default is printed)",
+    )  # fmt: skip
     args = parser.parse_args()
-    from keras_famous import artifacts, benchmarks, inference, registry
+    from keras_famous import benchmarks, inference, registry
+    from keras_famous.inference.engines import ENGINE_CLASSES
 
     print(benchmarks.cpu_summary(), flush=True)
-    forced = ["tensorflow", "xla", "litert"] + (["onnxruntime"] if artifacts.onnx_available() else [])
+    forced = [
+        name for name in ("tensorflow", "xla", "litert", "onnxruntime", "openvino") if ENGINE_CLASSES[name].installed()
+    ]
+    tiers = [tier for tier in args.precision if tier != "float32"]
     summary = []
     for name in args.models:
         spec = registry.get_spec(name)
@@ -38,6 +48,19 @@ def main():
             engines["predictor (auto)"].label = f"predictor (auto: {engines['predictor (auto)'].engine_for(batch)})"
             for engine in forced:
                 engines[engine] = inference.predictor(model, engine=engine, batch_size=batch, verbose=False)
+            calibration = np.random.default_rng(1).uniform(-1, 1, (40, *model.input_shape[1:])).astype("float32")
+            for tier in tiers:  # random weights: agreement is not asked for (min_agreement tiny), speed is measured
+                try:
+                    engines[f"predictor ({tier})"] = inference.predictor(
+                        model,
+                        precision=tier,
+                        calibration=calibration,
+                        min_agreement=1e-9,
+                        batch_size=batch,
+                        verbose=False,
+                    )
+                except ValueError as error:
+                    print(f"  {tier}: {error}", flush=True)
             if benchmarks.peers(name)[0]:
                 engines["keras.applications tf.function"] = benchmarks.keras_callable("keras.applications", name, side)[
                     0
@@ -53,11 +76,17 @@ def main():
             for label, value in medians.items():
                 shown = getattr(engines[label], "label", label)
                 print(f"  {shown:40s} median {value:9.2f} ms  {value / auto:5.2f}x the default's time")
-            summary.append((name, batch, engines["predictor (auto)"].engine_for(batch), fastest / auto))
+            reduced = {
+                tier: auto / medians[f"predictor ({tier})"] for tier in tiers if f"predictor ({tier})" in medians
+            }
+            summary.append((name, batch, engines["predictor (auto)"].engine_for(batch), fastest / auto, reduced))
             print(f"  default / fastest engine speed: {fastest / auto:.3f}", flush=True)
-    print("\n| model | batch | chosen engine | default's speed / fastest float32 engine's |\n|---|---:|---|---:|")
-    for name, batch, chosen, ratio in summary:
-        print(f"| {name} | {batch} | {chosen} | {ratio:.3f} |")
+    columns = "".join(f" {tier} speed / float32 default's |" for tier in tiers)
+    print(f"\n| model | batch | chosen engine | default's speed / fastest float32 engine's |{columns}")
+    print("|---|---:|---|---:|" + "---:|" * len(tiers))
+    for name, batch, chosen, ratio, reduced in summary:
+        cells = "".join(f" {reduced[tier]:.2f}x |" if tier in reduced else " - |" for tier in tiers)
+        print(f"| {name} | {batch} | {chosen} | {ratio:.3f} |{cells}")
 
 
 if __name__ == "__main__":

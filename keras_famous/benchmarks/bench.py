@@ -44,12 +44,16 @@ from typing import List, Optional
 import numpy as np
 
 from . import launch
+from .creation import creation_markdown, creation_times
 from .timing import cpu_info, cpu_summary, peak_resident_mb, time_calls
 
 WORKER = "keras_famous.benchmarks.bench"
 
 ENGINES = {
-    "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, XLA)",
+    "keras_famous": "default inference path: inference.predictor (BatchNormalization folded, fastest float32 engine)",
+    "keras_famous/openvino": "inference.predictor with engine='openvino' (float32; pip install keras-famous[openvino])",
+    "keras_famous/bfloat16": "inference.predictor with precision='bfloat16' (OpenVINO; CPUs with AVX512_BF16 or AMX)",
+    "keras_famous/int8": "inference.predictor with precision='int8' (the faster of LiteRT and ONNX Runtime QDQ)",
     "keras_famous/predict": "model.predict (Keras' default; no XLA on a CPU-only machine)",
     "keras_famous/eager": "model(x) called eagerly",
     "keras_famous/function": "tf.function(model)",
@@ -140,6 +144,16 @@ def keras_callable(engine, name, side, batch=1):
         model = registry.build_variant(name, None, input_shape=shape)
     if engine == "keras_famous":
         return inference.predictor(model, batch_size=batch, verbose=False), model
+    if engine == "keras_famous/openvino":
+        return inference.predictor(model, engine="openvino", batch_size=batch, verbose=False), model
+    if engine in ("keras_famous/bfloat16", "keras_famous/int8"):
+        # random weights: top-1 agreement on their outputs says nothing (the tests prove the guard), so it is
+        # not asked for here; the calibration images are random too, which times int8 all the same
+        calibration = np.random.default_rng(1).uniform(-1, 1, (40, *shape)).astype("float32")  # as the bench feeds
+        precision = engine.split("/")[1]
+        return inference.predictor(
+            model, precision=precision, calibration=calibration, min_agreement=1e-9, batch_size=batch, verbose=False
+        ), model
     if engine == "keras_famous/predict":
         return (lambda x: model.predict(x, batch_size=len(x), verbose=0)), model
     if engine == "keras_famous/eager":
@@ -295,6 +309,16 @@ def _unavailable(name, engine):
 
         if importlib.util.find_spec("torch") is None:
             return "PyTorch is not installed (pip install keras-famous[test])"
+    if engine in ("keras_famous/openvino", "keras_famous/bfloat16"):
+        import importlib.util
+
+        if importlib.util.find_spec("openvino") is None:
+            return "OpenVINO is not installed (pip install keras-famous[openvino])"
+        if engine.endswith("bfloat16"):
+            from ..machine import BFLOAT16, cpu_flags
+
+            if not (cpu_flags() or set()) & set(BFLOAT16):
+                return "this CPU has neither AVX512_BF16 nor AMX"
     if engine == "onnxruntime":
         from ..artifacts import onnx_available
 
@@ -599,6 +623,11 @@ def add_arguments(parser):
     parser.add_argument("--png", default=None, help="write a throughput plot here")
     parser.add_argument("--build", action="store_true", help="also time building and weights loading of the models")
     parser.add_argument("--build-only", action="store_true", help="only time building and weights loading")
+    parser.add_argument(
+        "--creation", action="store_true",
+        help="also time creating inference.predictor, cold and cached (fresh processes), with peak memory",
+    )  # fmt: skip
+    parser.add_argument("--creation-only", action="store_true", help="only time creating inference.predictor")
     parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
@@ -613,7 +642,7 @@ def main_from_args(args):
     engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
     info = machine()
     records, peaks, table = [], {}, ""
-    if not args.build_only:
+    if not (args.build_only or args.creation_only):
         peaks["matmul"] = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
         print(f"{cpu_summary()}; matmul peak {peaks['matmul']:,.0f} GFLOP/s", flush=True)
         if any(engine.startswith("tflite/") for engine in engines):
@@ -631,15 +660,20 @@ def main_from_args(args):
         )
         table = markdown(records, peaks["matmul"], info, peaks.get("tflite_conv"))
     _write_outputs(args, info, peaks, records, [], table)  # kept even if the build timing below fails
+    builds, creations = [], []
     if args.build or args.build_only:
         builds = build_times(models, progress=lambda text: print(text, flush=True))
         table += ("\n" if table else "") + build_markdown(builds)
         _write_outputs(args, info, peaks, records, builds, table)
+    if args.creation or args.creation_only:
+        creations = creation_times(models, max(args.batch), progress=lambda text: print(text, flush=True))
+        table += ("\n" if table else "") + cpu_summary() + "\n\n" + creation_markdown(creations)
+        _write_outputs(args, info, peaks, records, builds, table, creations)
     print(table)
     return records
 
 
-def _write_outputs(args, info, peaks, records, builds, table):
+def _write_outputs(args, info, peaks, records, builds, table, creations=()):
     if args.json:
         document = {
             "machine": info,
@@ -647,6 +681,7 @@ def _write_outputs(args, info, peaks, records, builds, table):
             "tflite_conv_peak_gflops": peaks.get("tflite_conv"),
             "records": [asdict(r) for r in records],
             "build": [asdict(b) for b in builds],
+            "creation": [asdict(c) for c in creations],
         }
         write_text(args.json, json.dumps(document, indent=1) + "\n")
     if args.markdown:
