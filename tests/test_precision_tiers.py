@@ -70,7 +70,7 @@ def test_bfloat16_where_the_cpu_has_it(lenet, digits):
 def test_precision_arguments_name_the_argument(lenet, digits):
     for kwargs, message in (
         (dict(precision="fp16"), "`precision` must be one of"),
-        (dict(precision="int8", min_agreement=1.5), "`min_agreement` must be a fraction"),
+        (dict(precision="int8", min_agreement=1.5), r"`min_agreement` must be a fraction in \[0, 1\]"),
         (dict(precision="int8"), "needs `calibration` images"),
         (dict(precision="int8", calibration=digits[0][:, :16]), r"`calibration` must be images of shape \(N, 32, 32, 1\)"),
         (dict(engine="litert-int8", calibration=digits[0]), "computes in int8; received precision='float32'"),

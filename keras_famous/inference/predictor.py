@@ -353,6 +353,7 @@ def predictor(
     with the float32 model's on at least `min_agreement` of images it did not calibrate on (`validation`, else
     the last quarter of `calibration`); blank images or images on which the model's outputs barely vary are
     refused (`guard`). An engine below the bar is dropped with a warning, or is an error when the tier was asked.
+    `min_agreement=0` measures and reports the agreement without refusing (speed on random weights, say).
 
     `threads` sets the LiteRT, ONNX Runtime and OpenVINO threads (default: the cores this process may use, within a
     container's CPU quota). `cache=False` neither reads nor writes the engine cache. `isolate`: the conversions and
@@ -368,8 +369,8 @@ def predictor(
         repeats=check_positive_int(where, "repeats", repeats),
         threads=machine.usable_cores() if threads is None else check_positive_int(where, "threads", threads),
     )  # fmt: skip
-    if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or not 0 < min_agreement <= 1:
-        raise ValueError(f"`min_agreement` must be a fraction in (0, 1]; received min_agreement={min_agreement!r}.")
+    if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or not 0 <= min_agreement <= 1:
+        raise ValueError(f"`min_agreement` must be a fraction in [0, 1]; received min_agreement={min_agreement!r}.")
     tiers = _tiers(precision, calibration is not None or validation is not None)
     fast = inference_model(model) if optimize else model
     names = _candidates(engine, len(fast.outputs), tiers)
