@@ -1,7 +1,9 @@
 """Benchmarking and reference-running code, apart from the runtime: nothing outside this package and
 `keras_famous.cli` imports it.
 
-- `bench`: the `keras-famous bench` engine (`run`, `build_times`, `main`), re-exported here;
+- `bench`: the engines `keras-famous bench` times and their workers (`run`);
+- `build`, `creation`: start-up costs (building and loading weights; creating `inference.predictor`);
+- `report`: the machine, the Markdown table and plot; `command`: the `keras-famous bench` flags and run;
 - `timing`: the timing loop and peak-memory reading every worker shares;
 - `torch_timing`, `litert_timing`: the PyTorch and LiteRT timing workers;
 - `reference`, `reference_runner`: run a weights file's source framework beside the converted model
@@ -15,30 +17,27 @@ workers, started without `keras_famous/__init__.py` (see `launch`), never load i
 from .bench import (
     ENGINES,
     RECORD_KEYS,
-    BuildRecord,
     Record,
-    add_arguments,
     balanced_orders,
-    build_markdown,
-    build_times,
     input_side,
     keras_callable,
-    machine,
-    main,
-    main_from_args,
-    markdown,
     peers,
-    plot,
     run,
     tflite_conv_peaks,
-    write_text,
 )
+from .build import BuildRecord, build_markdown, build_times
+from .command import add_arguments, main, main_from_args
+from .creation import CreationRecord, creation_markdown, creation_times
+from .report import machine, markdown, plot, write_text
 from .timing import cpu_info, cpu_summary, peak_resident_mb, time_calls
 
 __all__ = [
     "ENGINES",
     "RECORD_KEYS",
     "BuildRecord",
+    "CreationRecord",
+    "creation_markdown",
+    "creation_times",
     "Record",
     "add_arguments",
     "balanced_orders",

@@ -10,9 +10,7 @@ engine's images/s over the "keras_famous" engine's (above 1: faster than our def
 counts two FLOPs per multiply-add of the registry's graph count, next to a matmul peak measured in the
 same run.
 
-`build_times(models)` times what users pay on every start: building the Functional graph (against
-keras.applications' build of the same network), loading a `.weights.h5`, and converting a torchvision/timm
-safetensors checkpoint where the model has one.
+What users pay on every start is timed apart: `build` (graphs, weights) and `creation` (the predictor).
 
 Engines (`ENGINES`): our default inference path (`inference.predictor`: BatchNormalization folded, run on
 the engine it measured fastest when created; the record's note says which), `model.predict`, eager calls,
@@ -29,23 +27,18 @@ Every engine's worker is a module run in a fresh process (`launch.command`): the
 (`litert_timing`) in processes that hold no TensorFlow.
 """
 
-import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
 
 from . import launch
-from .creation import creation_markdown, creation_times
-from .timing import cpu_info, cpu_summary, peak_resident_mb, time_calls
+from .timing import peak_resident_mb, time_calls
 
 WORKER = "keras_famous.benchmarks.bench"
 
@@ -246,7 +239,7 @@ def _litert_command(path, batch, warmup, repeats):
     return launch.command("keras_famous.benchmarks.litert_timing", path, batch, warmup, repeats, tensorflow=False)
 
 
-def _torch_command(library, model_name, batch, side, warmup, repeats, *options):
+def torch_command(library, model_name, batch, side, warmup, repeats, *options):
     return launch.command(
         "keras_famous.benchmarks.torch_timing",
         library,
@@ -260,7 +253,7 @@ def _torch_command(library, model_name, batch, side, warmup, repeats, *options):
     )
 
 
-def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
+def run_worker(engine, name, batch, side, warmup, repeats, timeout):
     if engine.startswith("tflite/") or engine == "onnxruntime":  # exported by TensorFlow, timed without it
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "model.onnx" if engine == "onnxruntime" else "model.tflite")
@@ -277,7 +270,7 @@ def _run_worker(engine, name, batch, side, warmup, repeats, timeout):
         return {**timed, "macs": macs}
     if engine == "torch":
         _, (library, model_name) = peers(name)
-        command = _torch_command(library, model_name, batch, side, warmup, repeats)
+        command = torch_command(library, model_name, batch, side, warmup, repeats)
     else:
         command = launch.command(WORKER, "--worker", engine, name, batch, side, warmup, repeats)
     return _subprocess_json(command, engine, name, timeout)
@@ -298,7 +291,7 @@ def _subprocess_json(command, engine, name, timeout):
 # the side-by-side run
 
 
-def _unavailable(name, engine):
+def unavailable(name, engine):
     keras_name, torch_ref = peers(name)
     if engine.startswith("keras.applications") and keras_name is None:
         return "keras.applications has no such network"
@@ -368,7 +361,7 @@ def run(
             if batch < 1:
                 raise ValueError(f"`batches` must be positive integers; received {batch!r}.")
             group = [
-                Record(model=name, batch=batch, engine=engine, note=_unavailable(name, engine)) for engine in engines
+                Record(model=name, batch=batch, engine=engine, note=unavailable(name, engine)) for engine in engines
             ]
             latencies, macs = {}, None
             for round_index, order in enumerate(balanced_orders(len(group), rounds)):
@@ -376,7 +369,7 @@ def run(
                     if record.note:
                         continue
                     progress(f"  {name} batch {batch}: {record.engine} (round {round_index + 1} of {rounds}) ...")
-                    result = _run_worker(record.engine, name, batch, side, warmup, repeats, timeout)
+                    result = run_worker(record.engine, name, batch, side, warmup, repeats, timeout)
                     latencies.setdefault(record.engine, []).extend(result["latencies_ms"])
                     record.peak_mem_mb = max(record.peak_mem_mb or 0, result["peak_mem_mb"])
                     macs = result.get("macs", macs)
@@ -397,300 +390,8 @@ def run(
     return records
 
 
-def machine():
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import keras
-    import tensorflow as tf
-
-    versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
-    try:
-        import ai_edge_litert
-
-        versions["ai-edge-litert"] = getattr(ai_edge_litert, "__version__", "installed")
-    except ImportError:
-        pass
-    features = cpu_info()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "cpu_features": features["features"],
-        "int8_dot_product": features["int8_dot_product"],
-        "python": platform.python_version(),
-        **versions,
-        "date": datetime.date.today().isoformat(),
-    }
-
-
-def _fmt(value, digits=1):
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def markdown(records, peak_gflops=None, machine_info=None, tflite_peaks=None):
-    lines = []
-    if machine_info:
-        lines.append(
-            f"Measured {machine_info['date']} on {machine_info['cpu']} ({machine_info['cores']} cores), "
-            f"TensorFlow {machine_info['tensorflow']}, Keras {machine_info['keras']}"
-            + (f"; matmul peak {peak_gflops:,.0f} GFLOP/s." if peak_gflops else ".")
-        )
-        if machine_info.get("cpu_features") is not None:
-            lines[-1] += f" CPU features: {', '.join(machine_info['cpu_features']) or 'none of note'}."
-        if tflite_peaks:
-            lines[-1] += (
-                f" LiteRT 3x3-convolution peak: float32 {tflite_peaks['float32']:,.0f}, int8 "
-                f"{tflite_peaks['int8']:,.0f} GFLOP/s (int8 / float32 = {tflite_peaks['int8_over_float32']:.2f}: "
-                "the most int8 can gain on this CPU)."
-            )
-        lines.append("")
-    lines.append(
-        "| model | batch | engine | images/s | latency ms (median, IQR) | peak MB | vs keras_famous | GFLOP/s |"
-    )
-    lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
-    for r in records:
-        if r.note:
-            lines.append(f"| {r.model} | {r.batch} | {r.engine} | - | - | - | - | {r.note} |")
-            continue
-        share = f" ({100 * r.gflops_per_s / peak_gflops:.0f}%)" if peak_gflops and r.gflops_per_s else ""
-        engine = f"{r.engine} ({r.chosen_engine})" if r.chosen_engine else r.engine
-        lines.append(
-            f"| {r.model} | {r.batch} | {engine} | {_fmt(r.images_per_s)} | {_fmt(r.latency_ms_median, 2)} "
-            f"± {_fmt(r.latency_ms_spread, 2)} | {_fmt(r.peak_mem_mb, 0)} | {_fmt(r.ratio_to_keras_famous, 2)}x "
-            f"| {_fmt(r.gflops_per_s)}{share} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def plot(records, path):
-    """Images/s per engine, one group of bars per model and batch size."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as error:
-        raise ImportError("The plot needs matplotlib: `pip install keras-famous[demo]`.") from error
-    groups = list(dict.fromkeys((r.model, r.batch) for r in records))
-    engines = list(dict.fromkeys(r.engine for r in records if r.images_per_s))
-    figure, axis = plt.subplots(figsize=(max(6, 1.6 * len(groups) * max(1, len(engines)) / 4), 4))
-    width = 0.8 / max(1, len(engines))
-    for index, engine in enumerate(engines):
-        values = [
-            next((r.images_per_s or 0 for r in records if (r.model, r.batch) == g and r.engine == engine), 0)
-            for g in groups
-        ]
-        axis.bar(np.arange(len(groups)) + index * width, values, width, label=engine)
-    axis.set_xticks(np.arange(len(groups)) + 0.4 - width / 2)
-    axis.set_xticklabels([f"{model}\nbatch {batch}" for model, batch in groups])
-    axis.set_ylabel("images / s")
-    axis.set_title("Inference throughput per engine (higher is better)")
-    axis.legend(fontsize=7, ncol=2)
-    figure.tight_layout()
-    from ..files import atomic_path
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            figure.savefig(tmp, dpi=110, format="png")
-    finally:
-        plt.close(figure)
-
-
-def write_text(path, text):
-    """Writes `text` to `path` atomically (the parent directory is created)."""
-    from ..files import atomic_file
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_file(path, "w") as handle:
-        handle.write(text)
-
-
-# ---------------------------------------------------------------------------------------------------
-# start-up costs: building and loading weights
-
-
-@dataclass
-class BuildRecord:
-    model: str
-    variant: str
-    build_s: float
-    keras_applications_build_s: Optional[float]
-    load_weights_s: float
-    convert_s: Optional[float]
-    note: str = ""
-
-
-def build_times(models=None, progress=print, repeats=3):
-    """BuildRecords of `models` (default: the whole catalog, default variants).
-
-    Build times are the fastest of `repeats` builds, ours and keras.applications' alternating, so that
-    neither side gets the quieter moments of the machine (the time is mostly weight initialisation).
-    """
-    import keras
-
-    from .. import registry
-
-    names = [registry.get_spec(name).name for name in (models or registry.list_models())]
-    registry.build_variant("LeNet5")  # one-off start-up costs of the first Keras model are no model's
-    records = []
-    with tempfile.TemporaryDirectory() as directory:
-        for name in names:
-            progress(f"  building {name} ...")
-            keras_name, torch_ref = peers(name)
-            builders = {"ours": lambda: registry.build_variant(name)}
-            if keras_name:
-                builders["keras"] = lambda: getattr(keras.applications, keras_name)(weights=None)
-            fastest, built = {}, {}
-            for _ in range(repeats):
-                for side, build in builders.items():
-                    keras.backend.clear_session()
-                    start = time.perf_counter()
-                    built[side] = build()
-                    fastest[side] = min(fastest.get(side, np.inf), time.perf_counter() - start)
-            model, build_s, keras_s = built["ours"], fastest["ours"], fastest.get("keras")
-            weights_path = os.path.join(directory, "model.weights.h5")
-            model.save_weights(weights_path, overwrite=True)
-            start = time.perf_counter()
-            model.load_weights(weights_path)
-            load_s = time.perf_counter() - start
-            convert_s, note = None, ""
-            torch_variant = _torch_variant(name)
-            if torch_ref and torch_variant and not _unavailable(name, "torch"):
-                checkpoint = os.path.join(directory, "reference.safetensors")
-                subprocess.run(
-                    _torch_command(*torch_ref, 1, 32, 0, 0, "--checkpoint", checkpoint), check=True, capture_output=True
-                )
-                # the reference runs without auxiliary heads (torch_timing), so the target too
-                no_aux = (
-                    {"aux_logits": False}
-                    if "aux_logits" in registry.get_spec(name).variants[torch_variant].kwargs
-                    else {}
-                )
-                target = registry.build_variant(name, torch_variant, **no_aux)
-                start = time.perf_counter()
-                registry.load_weights(target, checkpoint, name, torch_variant)
-                convert_s = time.perf_counter() - start
-                note = f"convert: {torch_ref[0]} {torch_ref[1]} -> variant {torch_variant}"
-            records.append(
-                BuildRecord(name, registry.get_spec(name).variant(None)[0], build_s, keras_s, load_s, convert_s, note)
-            )
-    return records
-
-
-def _torch_variant(name):
-    from .. import registry
-
-    spec = registry.get_spec(name)
-    return next(
-        (key for key, v in spec.variants.items() if any(r.library in ("torchvision", "timm") for r in v.references)),
-        None,
-    )
-
-
-def build_markdown(records):
-    lines = [
-        "| model | build s | keras.applications build s | ratio | load .weights.h5 s | convert torch s |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in records:
-        ratio = r.build_s / r.keras_applications_build_s if r.keras_applications_build_s else None
-        lines.append(
-            f"| {r.model} | {r.build_s:.2f} | {_fmt(r.keras_applications_build_s, 2)} | {_fmt(ratio, 2)} | {r.load_weights_s:.2f} "
-            f"| {_fmt(r.convert_s, 2)} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------------
-# command line (also `keras-famous bench`)
-
-
-def add_arguments(parser):
-    parser.add_argument("models", nargs="+", help="catalog names (ResNet50 InceptionV3 ...), or all")
-    parser.add_argument("--batch", type=int, nargs="+", default=[1], help="batch sizes (default 1)")
-    parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated, from: {', '.join(ENGINES)}")
-    parser.add_argument("--input-size", type=int, default=None, help="input side (default: the model's)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per engine and round")
-    parser.add_argument("--rounds", type=int, default=1, help="run every engine this many times, taking turns")
-    parser.add_argument("--json", default=None, help="write the records here")
-    parser.add_argument("--markdown", default=None, help="write the Markdown table here")
-    parser.add_argument("--png", default=None, help="write a throughput plot here")
-    parser.add_argument("--build", action="store_true", help="also time building and weights loading of the models")
-    parser.add_argument("--build-only", action="store_true", help="only time building and weights loading")
-    parser.add_argument(
-        "--creation", action="store_true",
-        help="also time creating inference.predictor, cold and cached (fresh processes), with peak memory",
-    )  # fmt: skip
-    parser.add_argument("--creation-only", action="store_true", help="only time creating inference.predictor")
-    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
-
-
-def main_from_args(args):
-    outputs = [p for p in (args.json, args.markdown, args.png) if p]
-    existing = [p for p in outputs if os.path.exists(p)]
-    if existing and not args.force:
-        raise SystemExit(f"error: {', '.join(existing)} exists; pass --force to overwrite.")
-    from .. import registry
-
-    models = registry.list_models() if [m.lower() for m in args.models] == ["all"] else args.models
-    engines = [engine.strip() for engine in args.engines.split(",") if engine.strip()]
-    info = machine()
-    records, peaks, table = [], {}, ""
-    if not (args.build_only or args.creation_only):
-        peaks["matmul"] = _run_worker("matmul", models[0], 1, 1, 0, 0, 600)["gflops"]
-        print(f"{cpu_summary()}; matmul peak {peaks['matmul']:,.0f} GFLOP/s", flush=True)
-        if any(engine.startswith("tflite/") for engine in engines):
-            peaks["tflite_conv"] = tflite_conv_peaks()
-            print(f"LiteRT conv peak GFLOP/s: {peaks['tflite_conv']}", flush=True)
-        records = run(
-            models,
-            args.batch,
-            engines,
-            args.warmup,
-            args.repeats,
-            args.input_size,
-            progress=lambda text: print(text, flush=True),
-            rounds=args.rounds,
-        )
-        table = markdown(records, peaks["matmul"], info, peaks.get("tflite_conv"))
-    _write_outputs(args, info, peaks, records, [], table)  # kept even if the build timing below fails
-    builds, creations = [], []
-    if args.build or args.build_only:
-        builds = build_times(models, progress=lambda text: print(text, flush=True))
-        table += ("\n" if table else "") + build_markdown(builds)
-        _write_outputs(args, info, peaks, records, builds, table)
-    if args.creation or args.creation_only:
-        creations = creation_times(models, max(args.batch), progress=lambda text: print(text, flush=True))
-        table += ("\n" if table else "") + cpu_summary() + "\n\n" + creation_markdown(creations)
-        _write_outputs(args, info, peaks, records, builds, table, creations)
-    print(table)
-    return records
-
-
-def _write_outputs(args, info, peaks, records, builds, table, creations=()):
-    if args.json:
-        document = {
-            "machine": info,
-            "matmul_peak_gflops": peaks.get("matmul"),
-            "tflite_conv_peak_gflops": peaks.get("tflite_conv"),
-            "records": [asdict(r) for r in records],
-            "build": [asdict(b) for b in builds],
-            "creation": [asdict(c) for c in creations],
-        }
-        write_text(args.json, json.dumps(document, indent=1) + "\n")
-    if args.markdown:
-        write_text(args.markdown, table)
-    if args.png and records:
-        plot(records, args.png)
-
-
-def main(argv=None):
+def worker_main(argv=None):
+    """The workers' entry point (`python -m keras_famous.benchmarks.bench --worker ...`)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--export":
         engine, name, side, path = argv[1], argv[2], int(argv[3]), argv[4]
@@ -704,10 +405,8 @@ def main(argv=None):
         batch, side, warmup, repeats = (int(value) for value in argv[3:7])
         print(json.dumps(_worker(engine, name, batch, side, warmup, repeats)))
         return
-    parser = argparse.ArgumentParser(prog="keras-famous bench", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    main_from_args(parser.parse_args(argv))
+    raise SystemExit("usage: python -m keras_famous.benchmarks.bench --worker|--export|--export-conv ...")
 
 
 if __name__ == "__main__":
-    main()
+    worker_main()
