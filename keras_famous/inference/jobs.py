@@ -43,12 +43,7 @@ class Progress:
         return self.done / max(time.perf_counter() - self.started, 1e-9)
 
 
-def _local_batches(source, paths, batch_size, top, threads, engine, precision, verbose):
-    if not paths:
-        return
-    predict, decode = build_predictor(
-        source, paths, precision=precision, engine=engine, batch_size=batch_size, threads=threads, verbose=verbose
-    )
+def _local_batches(source, paths, batch_size, top, threads, predict, decode):
     with concurrent.futures.ThreadPoolExecutor(max_workers=threads or machine.usable_cores()) as pool:
         chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
         pending = [pool.submit(decode, path) for path in chunks[0]] if chunks else []
@@ -86,18 +81,26 @@ def predict_files(
         top = min(top, max(1, len(source.class_names)))
     table = tables.open_table(output, None if features else top, overwrite=overwrite)
     todo = [path for path in paths if path not in table.done]
-    progress = Progress(len(todo), len(paths) - len(todo), verbose)
+    top = None if features else top
+    failed = True
     try:
         if ray:
             options = dict(weights=weights, variant=variant, class_names=class_names, image_size=image_size, features=features)  # fmt: skip
-            batches = ray_batches(model, todo, batch_size, None if features else top, threads, engine, precision, ray_address, options)  # fmt: skip
+            batches = ray_batches(model, todo, batch_size, top, threads, engine, precision, ray_address, options)
+        elif todo:
+            predict, decode = build_predictor(
+                source, todo, precision=precision, engine=engine, batch_size=batch_size, threads=threads, verbose=verbose
+            )  # fmt: skip
+            batches = _local_batches(source, todo, batch_size, top, threads, predict, decode)
         else:
-            batches = _local_batches(source, todo, batch_size, None if features else top, threads, engine, precision, verbose)  # fmt: skip
+            batches = ()
+        progress = Progress(len(todo), len(paths) - len(todo), verbose)  # after the predictor: the work's own rate
         for written in batches:
             table.write(written)
             progress.add(written)
+        failed = False
     finally:
-        table.close()
+        table.close(failed=failed)
     return {
         "written": progress.done, "skipped": len(paths) - len(todo), "errors": progress.errors,
         "images_per_second": progress.rate, "output": str(output),

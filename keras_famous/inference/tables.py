@@ -100,7 +100,7 @@ class _TextTable:
         self.handle.flush()
         self.done.update(row["path"] for row in rows)
 
-    def close(self):
+    def close(self, failed=False):
         self.handle.close()
 
 
@@ -142,8 +142,10 @@ class _ParquetTable:
         self._writer.write_table(pyarrow.Table.from_pylist(rows, schema=self._writer.schema))
         self.done.update(row["path"] for row in rows)
 
-    def close(self):
-        if self._writer is None and self.previous is not None:  # nothing new: the output stays as it is
+    def close(self, failed=False):
+        """Moves the rows written into place (after an error too: they are kept); with nothing new, the output
+        stays as it was (none is made when a run fails before its first row)."""
+        if self._writer is None and (self.previous is not None or failed):
             self._staging.__exit__(RuntimeError, RuntimeError("nothing to write"), None)
             return
         if self._writer is None:
