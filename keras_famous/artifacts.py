@@ -77,12 +77,12 @@ def tflite_bytes(saved_model_dir, quantize=None, representative_data=None):
         return converter.convert()
 
 
-def float32_tflite_bytes(model):
-    """`model`'s float32 TFLite flatbuffer, made in a temporary directory."""
+def tflite_bytes_of(model, quantize=None, representative_data=None):
+    """`model`'s TFLite flatbuffer (float32, or quantized as `tflite_bytes` does), made in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="keras_famous-tflite-") as directory:
         saved_model = os.path.join(directory, "saved_model")
         write_saved_model(model, saved_model)
-        return tflite_bytes(saved_model)
+        return tflite_bytes(saved_model, quantize, representative_data)
 
 
 def onnx_available():

@@ -55,7 +55,7 @@ def test_an_engine_that_fails_is_dropped_with_a_warning(lenet, monkeypatch):
     def broken(model):
         raise RuntimeError("this converter is broken (simulated)")
 
-    monkeypatch.setattr(artifacts, "float32_tflite_bytes", broken)
+    monkeypatch.setattr(artifacts, "tflite_bytes_of", broken)
     with pytest.warns(UserWarning, match="litert.*simulated"):
         predictor = inference.predictor(lenet, batch_size=1, repeats=1, verbose=False)
     assert "litert" not in predictor.timings_ms[1] and predictor.engine in ("tensorflow", "xla", "onnxruntime")

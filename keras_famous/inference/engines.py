@@ -113,7 +113,7 @@ class LiteRTEngine(Engine):
 
     def convert(self, fast, directory, calibration=None):
         with open(os.path.join(directory, self.files[0]), "wb") as out:
-            out.write(artifacts.float32_tflite_bytes(fast))
+            out.write(artifacts.tflite_bytes_of(fast))
 
     def load(self, fast, directory):
         with open(os.path.join(directory, self.files[0]), "rb") as handle:
@@ -186,14 +186,8 @@ class LiteRTInt8Engine(LiteRTEngine):
     calibrated = True
 
     def convert(self, fast, directory, calibration=None):
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="keras_famous-int8-") as scratch:
-            saved_model = os.path.join(scratch, "saved_model")
-            artifacts.write_saved_model(fast, saved_model)
-            model = artifacts.tflite_bytes(saved_model, quantize="int8", representative_data=calibration)
         with open(os.path.join(directory, self.files[0]), "wb") as out:
-            out.write(model)
+            out.write(artifacts.tflite_bytes_of(fast, quantize="int8", representative_data=calibration))
 
 
 class _CalibrationReader:
