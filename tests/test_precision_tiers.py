@@ -39,6 +39,11 @@ def test_degenerate_calibration_is_refused(lenet, digits):
         predictor(lenet, precision="int8", calibration=one, verbose=False)
     with pytest.raises(ValueError, match="at least 20"):
         predictor(lenet, precision="int8", calibration=digits[0][:12], verbose=False)
+    # min_agreement=0 asks for no guard: the agreement is reported, nothing refused (speed on random weights)
+    unguarded = predictor(
+        lenet, precision="int8", calibration=one, min_agreement=0, engine="litert-int8", verbose=False
+    )
+    assert unguarded.precision == "int8" and 0 <= unguarded.agreement["litert-int8"] <= 1
 
 
 def test_a_tier_below_min_agreement_is_refused_naming_the_figure(lenet, digits):

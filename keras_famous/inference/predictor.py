@@ -353,7 +353,7 @@ def predictor(
     with the float32 model's on at least `min_agreement` of images it did not calibrate on (`validation`, else
     the last quarter of `calibration`); blank images or images on which the model's outputs barely vary are
     refused (`guard`). An engine below the bar is dropped with a warning, or is an error when the tier was asked.
-    `min_agreement=0` measures and reports the agreement without refusing (speed on random weights, say).
+    `min_agreement=0` measures and reports the agreement without refusing anything (speed on random weights, say).
 
     `threads` sets the LiteRT, ONNX Runtime and OpenVINO threads (default: the cores this process may use, within a
     container's CPU quota). `cache=False` neither reads nor writes the engine cache. `isolate`: the conversions and
@@ -383,9 +383,10 @@ def predictor(
     data = None
     if reduced:
         calibration, validation = guard.split(calibration, validation, model.input_shape)
-        if calibration is not None and len(calibration):
-            guard.check_not_degenerate("calibration", calibration, _reference(model, calibration[:64]))
-        guard.check_not_degenerate("validation", validation, _reference(model, validation))
+        if min_agreement > 0:  # a guard is asked for: data that would fool it is refused
+            if calibration is not None and len(calibration):
+                guard.check_not_degenerate("calibration", calibration, _reference(model, calibration[:64]))
+            guard.check_not_degenerate("validation", validation, _reference(model, validation))
         if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
             raise ValueError("int8 needs `calibration` images to take its ranges from; received validation only.")
         data = (calibration, validation)
