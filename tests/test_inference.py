@@ -64,7 +64,8 @@ def test_inference_model_preserves_outputs(name, kwargs, split, tmp_path):
         assert any(isinstance(layer, keras.layers.Conv2D) and layer.groups > 1 for layer in model.layers)
     for old, new in zip(before, _values(model)):  # the original is untouched
         np.testing.assert_array_equal(old, new)
-    assert_close_to_magnitude(openvino_outputs(inference_model(model), x, tmp_path), expected, 1e-4)
+    if name not in ("ResNeXt50", "ResNet50V2"):  # one case per family file: ResNet50 runs resnet.py's on OpenVINO
+        assert_close_to_magnitude(openvino_outputs(inference_model(model), x, tmp_path), expected, 1e-4)
 
 
 def openvino_outputs(fast, x, directory):
@@ -78,8 +79,8 @@ def openvino_outputs(fast, x, directory):
 # The families CASES leaves out, for the OpenVINO engine's parity (the rest is checked in the test above).
 OPENVINO_CASES = [
     ("LeNet5", {}), ("ZFNet", dict(input_shape=(99, 99, 3), include_top=False, pooling="max")),
-    ("NiN", dict(variant="cifar")), ("InceptionV4", dict(input_shape=(96, 96, 3), include_top=False)),
-    ("InceptionResNetV2", dict(input_shape=(96, 96, 3), include_top=False, pooling="avg")),
+    ("NiN", dict(variant="cifar")), ("InceptionV4", dict(input_shape=(75, 75, 3), include_top=False)),
+    ("InceptionResNetV2", dict(input_shape=(75, 75, 3), include_top=False, pooling="avg")),
 ]  # fmt: skip
 
 
