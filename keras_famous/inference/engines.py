@@ -20,6 +20,7 @@ predictor runs it in a child process or serves it from the engine cache, then lo
 import importlib.metadata
 import importlib.util
 import os
+import sys
 import threading
 
 import keras
@@ -209,6 +210,13 @@ class ONNXRuntimeInt8Engine(ONNXRuntimeEngine):
     calibrated = True
 
     def convert(self, fast, directory, calibration=None):
+        search_path = list(sys.path)
+        try:
+            self._quantize(fast, directory, calibration)
+        finally:  # onnxruntime.quantization puts onnxruntime/transformers first on sys.path: its modules shadow others
+            sys.path[:] = search_path
+
+    def _quantize(self, fast, directory, calibration):
         from onnxruntime import quantization
 
         float_model = os.path.join(directory, "float.onnx")

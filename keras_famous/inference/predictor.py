@@ -15,8 +15,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,15 +24,14 @@ import warnings
 import keras
 import numpy as np
 
-from .. import artifacts, machine
+from .. import machine
 from ..applications import check_positive_int
-from ..metrics import relative_difference
 from . import cache as engine_cache
-from . import conversion, guard
+from . import conversion, guard, loading, measure
 from .engines import ENGINE_CLASSES, TIERS, available_on, require
+from .measure import VERIFY_TOLERANCE  # noqa: F401  (public: inference.VERIFY_TOLERANCE)
 from .rewrite import inference_model
 
-VERIFY_TOLERANCE = 1e-4  # max |engine - keras| / max |keras|, as export's float32 check
 DEFAULT_SIDE = 224  # the side the engines are measured at when the model's height or width is free
 PRECISIONS = ("float32", "bfloat16", "int8", "auto")
 OTHER_SIDE = 160  # a free-size model is also checked at this side, so that no engine fails on a later call
@@ -122,21 +119,6 @@ class Predictor:
         return f"Predictor({self.model.name!r}, engines={self.engines}, cache={self.cache!r})"
 
 
-def _main(outputs):
-    outputs = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-    return np.asarray(keras.ops.convert_to_numpy(outputs), dtype="float32")
-
-
-REFERENCE_CHUNK = 4  # a Functional model called eagerly holds every layer's output until it returns: ResNet50
-# at batch 32 peaks near 6 GB, at 4 under 1 GB; the outputs do not depend on the batch in inference mode
-
-
-def _reference(model, images):
-    """The Keras model's main output on `images`, in inference mode, computed a few images at a time."""
-    chunks = [images[i : i + REFERENCE_CHUNK] for i in range(0, len(images), REFERENCE_CHUNK)]
-    return np.concatenate([_main(model(chunk, training=False)) for chunk in chunks])
-
-
 def _candidates(engine, outputs, tiers):
     backend = keras.backend.backend()
     available = available_on(backend, TIERS)
@@ -150,161 +132,6 @@ def _candidates(engine, outputs, tiers):
         )
     require(engine)
     return [engine]
-
-
-def _problem(runner, images, expected):
-    """Why `runner` cannot be used on `images` (None when its outputs are within VERIFY_TOLERANCE)."""
-    try:
-        error = relative_difference(_main(runner(images)), expected)
-    except Exception as exc:  # noqa: BLE001 (any engine failure means: do not use this engine)
-        return f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None if error <= VERIFY_TOLERANCE else f"differs from the Keras model by {error:.3g}"
-
-
-def _drop(runners, name, problem, forced):
-    if forced:
-        raise ValueError(f"engine={name!r} cannot be used: it {problem}.")
-    warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=5)
-    del runners[name]
-
-
-def _verified(runners, model, shapes, sizes, rng, forced):
-    """`runners` less the float32 ones failing or differing from `model` at any of `shapes` x `sizes` (warned, or
-    raised when `forced`); reduced-precision engines are checked by `_agreeing`."""
-    for shape in shapes:
-        for size in sizes:
-            images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
-            expected = _reference(model, images)
-            for name in [name for name in runners if runners[name].tier == "float32"]:
-                problem = _problem(runners[name], images, expected)
-                if problem:
-                    side = f" at input shape {(size, *shape)}" if len(shapes) > 1 else ""
-                    _drop(runners, name, f"{problem}{side}", forced)
-    return runners
-
-
-def _agreeing(runners, validation, reference, min_agreement, forced, below):
-    """{engine: top-1 agreement} of the reduced-precision `runners` on `validation`; those below
-    `min_agreement` (or failing) are dropped with a warning (and their figure put in `below`), or raise when
-    the engine was forced."""
-    agreement = {}
-    for name in [name for name in runners if runners[name].tier != "float32"]:
-        try:
-            outputs = np.concatenate(
-                [_main(runners[name](validation[i : i + 32])) for i in range(0, len(validation), 32)]
-            )
-        except Exception as exc:  # noqa: BLE001
-            _drop(runners, name, f"failed on the validation images: {type(exc).__name__}: {exc}", forced)
-            continue
-        agreement[name] = guard.top1_agreement(outputs, reference)
-        if agreement[name] < min_agreement:
-            figure = (
-                f"agrees with the float32 model's top-1 on {agreement[name]:.1%} of {len(validation)} validation images"
-            )
-            problem = f"{figure}, below min_agreement={min_agreement:g}"
-            if forced:
-                raise ValueError(f"precision {runners[name].tier} ({name}) {problem}: pass more typical calibration images, lower min_agreement, or use precision='float32'.")  # fmt: skip
-            warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=4)
-            below[name] = agreement.pop(name)
-            del runners[name]
-    return agreement
-
-
-def _race(runners, shape, sizes, repeats, rng, log):
-    """({size: fastest engine}, {size: {engine: median ms}}), the engines taking turns at each size."""
-    engines, timings = {}, {}
-    for size in sizes:
-        images = rng.uniform(-1, 1, (size, *shape)).astype("float32")
-        times = {name: [] for name in runners}
-        for runner in runners.values():
-            runner(images)  # warm-up (an int8 engine has not run at this size yet)
-        for _ in range(repeats if len(runners) > 1 else 1):
-            for name, runner in runners.items():
-                start = time.perf_counter()
-                runner(images)
-                times[name].append(1000 * (time.perf_counter() - start))
-        timings[size] = {name: statistics.median(values) for name, values in times.items()}
-        engines[size] = min(timings[size], key=timings[size].get)
-        log(f"  batch {size}: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in timings[size].items()))
-    return engines, timings
-
-
-def _without_heavy_onnx(fast, to_convert, forced):
-    """`to_convert` less ONNX Runtime in an "auto" race when tf2onnx would need more memory than there is."""
-    heavy = [name for name in to_convert if name.startswith("onnxruntime")]
-    if forced or not heavy:
-        return to_convert
-    needed, available = artifacts.onnx_conversion_memory(fast), machine.available_memory()
-    if available is None or needed <= 0.8 * available:
-        return to_convert
-    warnings.warn(
-        f"predictor: ONNX Runtime is not tried for {fast.name}: converting it with tf2onnx needs about "
-        f"{needed / 1e9:.0f} GB, and {available / 1e9:.0f} GB are available (engine='onnxruntime' forces it).",
-        stacklevel=4,
-    )
-    return [name for name in to_convert if name not in heavy]
-
-
-def _artifact(name):
-    """The engine whose files `name` runs (its own, or those it shares)."""
-    return ENGINE_CLASSES[name].artifact or name
-
-
-def _load(names, fast, threads, store, key_parts, isolate, forced, calibration, log):
-    """({engine: loaded engine}, [files converted]) for `names`: files from the cache folder `store` (None: no
-    cache), or converted (then cached). `key_parts` (the graph's fingerprint, the input shape, the calibration's
-    hash) key the cache entries."""
-    folders, keys, runners = {}, {}, {}
-    needed = sorted({_artifact(name) for name in names if ENGINE_CLASSES[name].files}, key=list(ENGINE_CLASSES).index)
-    for source in needed:
-        engine = ENGINE_CLASSES[source]
-        if store:
-            parts = key_parts if engine.calibrated else key_parts[:2]
-            keys[source] = engine_cache.key(*parts, source, engine.version())
-            folders[source], damage = engine_cache.lookup(store, keys[source], engine.files)
-            if damage:
-                warnings.warn(
-                    f"predictor: the engine cache's {source} entry is damaged ({damage}); converting again.",
-                    stacklevel=3,
-                )
-    to_convert = _without_heavy_onnx(fast, [source for source in needed if not folders.get(source)], forced)
-    with tempfile.TemporaryDirectory(prefix="keras_famous-engines-") as scratch:
-        if to_convert:
-            child = conversion.use_child(fast, to_convert, isolate)
-            where = " (in a child process)" if child else ""
-            log(f"predictor for {fast.name}: converting for {', '.join(to_convert)}{where}")
-            errors = conversion.convert_in_child(fast, to_convert, scratch, threads, calibration) if child else None
-            if errors is None:
-                errors = conversion.convert_here(fast, to_convert, scratch, threads, calibration)
-            for source, text in errors.items():
-                if forced:
-                    raise RuntimeError(f"engine={source!r} cannot convert {fast.name}: {text}")
-                warnings.warn(
-                    f"predictor: engine {source!r} cannot convert {fast.name}: {text}; it is not used.", stacklevel=3
-                )
-            folders.update({source: os.path.join(scratch, source) for source in to_convert if source not in errors})
-        for name in names:
-            folder = folders.get(_artifact(name))
-            if ENGINE_CLASSES[name].files and not folder:
-                continue
-            runner = ENGINE_CLASSES[name](threads)
-            try:
-                runner.load(fast, folder)
-            except Exception as exc:  # noqa: BLE001
-                if forced:
-                    raise
-                warnings.warn(
-                    f"predictor: engine {name!r} cannot load {fast.name}: {exc}; it is not used.", stacklevel=3
-                )
-                continue
-            runners[name] = runner
-        for source in to_convert:
-            if store and folders.get(source):
-                description = {"engine": source, "version": ENGINE_CLASSES[source].version(), "model": fast.name}
-                with engine_cache.new_entry(store, keys[source], description) as staging:
-                    for file in ENGINE_CLASSES[source].files:
-                        shutil.move(os.path.join(folders[source], file), staging)
-    return runners, to_convert
 
 
 def _tiers(precision, has_data):
@@ -385,8 +212,8 @@ def predictor(
         calibration, validation = guard.split(calibration, validation, model.input_shape)
         if min_agreement > 0:  # a guard is asked for: data that would fool it is refused
             if calibration is not None and len(calibration):
-                guard.check_not_degenerate("calibration", calibration, _reference(model, calibration[:64]))
-            guard.check_not_degenerate("validation", validation, _reference(model, validation))
+                guard.check_not_degenerate("calibration", calibration, measure.reference(model, calibration[:64]))
+            guard.check_not_degenerate("validation", validation, measure.reference(model, validation))
         if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
             raise ValueError("int8 needs `calibration` images to take its ranges from; received validation only.")
         data = (calibration, validation)
@@ -452,7 +279,7 @@ def _create(model, fast, names, data, settings, store, fingerprint, started, *, 
     log = print if settings.verbose else (lambda text: None)
     forced = settings.engine != "auto"
     calibration, validation = data if data is not None else (None, None)
-    reference = _reference(model, validation) if data is not None else None
+    reference = measure.reference(model, validation) if data is not None else None
     shape = tuple(side or DEFAULT_SIDE for side in model.input_shape[1:])
     shapes = [shape]
     if any(side is None for side in model.input_shape[1:3]):
@@ -467,13 +294,13 @@ def _create(model, fast, names, data, settings, store, fingerprint, started, *, 
             choice = None
     if choice:
         names = [name for name in names if name in set(choice[0].values())]
-    runners, converted = _load(
+    runners, converted = loading.load(
         names, fast, settings.threads, store, key_parts, settings.isolate, forced, calibration, log
     )
     rng = np.random.default_rng(0)
-    runners = _verified(runners, model, shapes, [1] if choice else sizes, rng, forced)
+    runners = measure.verified(runners, model, shapes, [1] if choice else sizes, rng, forced)
     below = {}
-    agreement = _agreeing(runners, validation, reference, settings.min_agreement, forced, below) if data else {}
+    agreement = measure.agreeing(runners, validation, reference, settings.min_agreement, forced, below) if data else {}
     if not runners and below:
         figures = ", ".join(f"{name} {fraction:.1%}" for name, fraction in below.items())
         raise ValueError(
@@ -487,7 +314,7 @@ def _create(model, fast, names, data, settings, store, fingerprint, started, *, 
         (engines, timings), status = choice, ("hit" if not converted else "partial")
     else:
         log(f"predictor for {model.name}: measuring {', '.join(runners)}")
-        engines, timings = _race(runners, shape, sizes, settings.repeats, rng, log)
+        engines, timings = measure.race(runners, shape, sizes, settings.repeats, rng, log)
         status = "hit" if forced and not converted else "miss"
         if store and not forced:
             engine_cache.write_choice(store, choice_key, engines, timings)
