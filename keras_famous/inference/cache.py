@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import machine
 from ..files import atomic_file
-from ..weights.cache import home
+from ..weights.cache import file_digests, home
 
 RECORD = "record.json"
 DEFAULT_LIMIT_MB = 8192
@@ -60,11 +60,7 @@ def key(*parts):
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digests(path, {})["sha256"]
 
 
 def _touch(path):

@@ -207,27 +207,30 @@ def predictor(
         raise ValueError(f"No engine here computes at precision={precision!r}{hint}; use precision='float32'.")
     if engine != "auto" and precision not in ("auto", ENGINE_CLASSES[engine].tier):
         raise ValueError(f"engine={engine!r} computes in {ENGINE_CLASSES[engine].tier}; received precision={precision!r}.")  # fmt: skip
-    data = None
+    data = reference = None
     if reduced:
         calibration, validation = guard.split(calibration, validation, model.input_shape)
+        reference = measure.reference(model, validation)  # the float32 outputs agreement is measured against
         if min_agreement > 0:  # a guard is asked for: data that would fool it is refused
             if calibration is not None and len(calibration):
                 guard.check_not_degenerate("calibration", calibration, measure.reference(model, calibration[:64]))
-            guard.check_not_degenerate("validation", validation, measure.reference(model, validation))
+            guard.check_not_degenerate("validation", validation, reference)
         if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
             raise ValueError("int8 needs `calibration` images to take its ranges from; received validation only.")
         data = (calibration, validation)
     tensorflow = keras.backend.backend() == "tensorflow"
     with tempfile.TemporaryDirectory(prefix="keras_famous-engine-store-") as scratch:
         store = engine_cache.root() if cache and tensorflow else None
-        fingerprint = engine_cache.fingerprint(fast) if tensorflow else None
+        # the cache's keys, and the child's: hashing every weight is not needed for a forced engine without cache
+        fingerprint = engine_cache.fingerprint(fast) if tensorflow and (store or engine == "auto") else None
         cached, measured = store is not None, False
         if tensorflow and engine == "auto":
             child_store = _race_in_child(fast, fingerprint, names, data, settings, store or scratch)
             store, measured = child_store or store, child_store is not None
         return _create(
-            model, fast, names, data, settings, store, fingerprint, started, cached=cached, measured=measured
-        )
+            model, fast, names, data, settings, store, fingerprint, started, cached=cached, measured=measured,
+            reference=reference,
+        )  # fmt: skip
 
 
 def _choice_key(fast, fingerprint, names, data, settings, sizes):
@@ -271,15 +274,20 @@ def _race_in_child(fast, fingerprint, names, data, settings, store):
     return store
 
 
-def _create(model, fast, names, data, settings, store, fingerprint, started, *, cached, measured=False, announce=True):
+def _create(
+    model, fast, names, data, settings, store, fingerprint, started, *, cached, measured=False, announce=True,
+    reference=None,
+):  # fmt: skip
     """The Predictor: `fast`'s engines `names` loaded (from `store`, a cache folder, or converted), checked
     against `model` (and, for reduced precision, on `data` = (calibration, validation)), raced, chosen.
     `cached`: `store` is the engine cache (else a scratch folder, or None); `measured`: a child process has
-    just converted and raced into `store`, so what this process loads from it is not a cache hit."""
+    just converted and raced into `store`, so what this process loads from it is not a cache hit. `reference`:
+    `model`'s outputs on the validation images, when the caller has them already."""
     log = print if settings.verbose else (lambda text: None)
     forced = settings.engine != "auto"
     calibration, validation = data if data is not None else (None, None)
-    reference = measure.reference(model, validation) if data is not None else None
+    if reference is None and data is not None:
+        reference = measure.reference(model, validation)
     shape = tuple(side or DEFAULT_SIDE for side in model.input_shape[1:])
     shapes = [shape]
     if any(side is None for side in model.input_shape[1:3]):
