@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import keras
 
+from . import graph
 from . import weights as weights_lib
 from .blocks import global_pool
 from .layers import ImagePreprocessing
@@ -259,13 +260,49 @@ def build_application(
     image_input, inputs = make_input(
         model_name, input_tensor, input_shape, contract, include_top=include_top, weights=weights
     )
+    user_tensor = None
+    if inputs is not image_input:  # the user's Keras tensor: ours is built and loaded apart, then drawn on it
+        user_tensor, image_input = image_input, keras.Input(batch_shape=image_input.shape, dtype=image_input.dtype)
     x = image_input
     if mode is not None:
         x = ImagePreprocessing(mode, name="preprocessing")(x)
     x = backbone(x)
     x = top(x, classes, classifier_activation) if include_top else global_pool(x, pooling)
-    model = keras.Model(inputs, x, name=name or model_name.lower())
-    return weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant), adapt=True)
+    model = keras.Model(image_input, x, name=name or model_name.lower())
+    model = weights_lib.load_into(model, weights, weights_lib.Target.of(spec, variant), adapt=True)
+    if user_tensor is None:
+        return model
+    # drawn again on the user's tensor, renaming the layers whose names the user's graph holds
+    theirs = {layer.name for layer in keras.Model(inputs, user_tensor).layers}
+    names = _names_apart([layer.name for layer in model.layers], theirs)
+    output = graph.replay(model, user_tensor, lambda layer: _renamed(layer, names[layer.name]))
+    return keras.Model(inputs, output, name=model.name)
+
+
+def _names_apart(ours, theirs):
+    """{our name: the name it takes beside `theirs`}: "name" becomes "name_k", the smallest k free in both,
+    where `theirs` holds it. The names depend only on the user's graph, never on what the session built
+    before, so a `.weights.h5` saved from one build loads into the next (keras.applications counts names per
+    session instead, and fails on a user's layer named as one of its fixed names)."""
+    taken = set(ours) | set(theirs)
+    names = {}
+    for name in ours:
+        new = name
+        suffix = 1
+        while name in theirs and new in taken:
+            new = f"{name}_{suffix}"
+            suffix += 1
+        taken.add(new)
+        names[name] = new
+    return names
+
+
+def _renamed(layer, name):
+    """`layer` itself, or where it must be named otherwise a new one named `name` (graph.replay sets its
+    weights): its variables then take their paths from the new name (one path per variable, as torch needs)."""
+    if name == layer.name:
+        return layer
+    return layer.__class__.from_config({**layer.get_config(), "name": name})
 
 
 def application_doc(summary, options_doc=""):

@@ -44,10 +44,16 @@ def _images_spec(model):
 
 def write_saved_model(model, directory):
     """`model`'s inference call as a SavedModel in `directory` (which must not exist), signature SIGNATURE."""
+    import keras
     from keras.export import ExportArchive
 
     archive = ExportArchive()
-    archive.track(model)
+    if keras.config.backend() != "tensorflow":
+        # JAX's archive takes its variables from `track`; on TensorFlow `add_endpoint` collects the variables
+        # the call uses, and `track` would only add a walk over the model's object graph looking for lookup
+        # tables (none here): half the write time, and a SavedModel TFLite converts faster (DenseNet121
+        # 6.7 -> 3.2 s to write, 7.2 -> 4.2 s to convert)
+        archive.track(model)
     archive.add_endpoint(SIGNATURE, lambda images: model(images, training=False), input_signature=[_images_spec(model)])
     archive.write_out(directory, verbose=False)
 

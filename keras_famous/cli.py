@@ -194,19 +194,22 @@ def _argument_errors_as_flags(**flags):
         raise type(error)(message) from None
 
 
-def _representative(path):
+def _representative(flag, path):
     import numpy as np
 
+    if path is None:
+        return None
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise ValueError(f"--representative {path}: not a readable .npy array of typical inputs ({error}).") from None
+        raise ValueError(f"{flag} {path}: not a readable .npy array of typical inputs ({error}).") from None
 
 
 def cmd_export(args):
     from . import export, files, registry
 
-    files.check_writable_target(args.output, args.force, "--force")
+    args.format = export.format_of(args.output, args.format, format_name="--format", path_name="--output")
+    files.check_writable_target(args.output, args.force, "--force", saved_model=args.format == "saved_model")
     if args.quantize == "int8" and not args.representative:
         raise ValueError(
             "--quantize int8 needs --representative FILE.npy: typical inputs to calibrate the int8 ranges."
@@ -220,25 +223,23 @@ def cmd_export(args):
         kwargs["input_shape"] = _input_shape(args.input_shape)
     with _argument_errors_as_flags(input_shape="--input-shape", weights="--weights", variant="--variant"):
         model = registry.build_variant(spec.name, variant, **kwargs)
-    representative = None
-    if args.representative:
-        representative = export.check_representative_data(
-            model, _representative(args.representative), "--representative"
-        )
     report = export.export(
         model,
         args.output,
         format=args.format,
         quantize=args.quantize,
-        representative_data=representative,
+        representative_data=_representative("--representative", args.representative),
+        validation_data=_representative("--validation", args.validation),
         overwrite=args.force,
         optimize=args.optimize,
+        names={"representative_data": "--representative", "validation_data": "--validation"},
     )
+    held_out = " held-out" if report.quantize == "int8" and args.validation is None else ""
     print(
         f"wrote {report.path} ({report.size_bytes / 1e6:.2f} MB): {spec.name} ({variant}) as {report.format}"
         f"{f' {report.quantize}' if report.quantize else ''}; max abs difference vs Keras "
         f"{report.max_abs_difference:.3g} ({report.relative_difference:.3g} relative), top-1 agreement "
-        f"{report.top1_agreement:.0%}"
+        f"{report.top1_agreement:.0%} on {report.verified_on}{held_out} images"
     )
     return 0
 
@@ -368,17 +369,26 @@ def build_parser():
     p_convert.set_defaults(func=cmd_convert)
     p_export = add_parser("export", help="export a model to SavedModel, TFLite or ONNX, verified against Keras")
     p_export.add_argument("name")
-    p_export.add_argument("--output", required=True, help="a directory (saved_model), FILE.tflite or FILE.onnx")
+    p_export.add_argument(
+        "--output", required=True, help="FILE.tflite, FILE.onnx, FILE.keras or a folder (SavedModel): names the format"
+    )
     p_export.add_argument("--variant", default=None)
     p_export.add_argument("--weights", default=None, help="'imagenet', 'digits' or a weights file")
     p_export.add_argument(
         "--format",
-        default="tflite",
-        choices=("saved_model", "tflite", "onnx"),
-        help="onnx: pip install keras-famous[onnx]",
+        default=None,
+        choices=("saved_model", "tflite", "onnx", "keras"),
+        help="the format, when --output's extension does not name it (onnx: pip install keras-famous[onnx])",
     )
     p_export.add_argument("--quantize", default=None, choices=("float16", "dynamic", "int8"))
-    p_export.add_argument("--representative", default=None, help="a .npy of typical inputs (needed for int8)")
+    p_export.add_argument(
+        "--representative", default=None, help="a .npy of typical inputs (int8 calibrates on 3/4, checks on 1/4)"
+    )
+    p_export.add_argument(
+        "--validation",
+        default=None,
+        help="a .npy of other typical inputs to check int8 on (all of --representative calibrates)",
+    )
     p_export.add_argument("--input-shape", default=None, help="e.g. 160,160,3")
     p_export.add_argument("--force", action="store_true", help="overwrite an existing output")
     p_export.add_argument(

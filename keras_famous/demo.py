@@ -21,7 +21,7 @@ import time
 import keras
 import numpy as np
 
-from . import datasets, export, registry, transfer
+from . import datasets, export, files, registry, transfer
 from .metrics import top_k_accuracy
 from .models.lenet import LeNet5
 
@@ -99,6 +99,18 @@ def _deploy(model, slug, x_train, x_test, y_test, output_dir):
     return rows
 
 
+def _check_optional_dependencies():
+    """Before any work: what the demo needs beyond the package (the `demo` extra), named with the fix."""
+    import importlib.util
+
+    missing = [name for name in ("matplotlib", "sklearn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ImportError(
+            f"The demo needs {' and '.join(missing)} (the digits come from scikit-learn, results.png from "
+            "matplotlib): pip install 'keras-famous[demo]'."
+        )
+
+
 def _markdown(rows):
     lines = ["| model | format | test accuracy | size (MB) | batch-1 latency (ms) |", "|---|---|---:|---:|---:|"]
     for row in rows:
@@ -131,7 +143,8 @@ def _plot(rows, path):
     axes[0].legend(loc="lower left")
     figure.suptitle("keras-famous demo: Keras vs TFLite (LiteRT)")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with files.atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=100)
     plt.close(figure)
 
 
@@ -146,6 +159,7 @@ def run(
     seed=0,
 ):
     """Runs the demo (see the module docstring) and returns the table's rows."""
+    _check_optional_dependencies()
     os.makedirs(output_dir, exist_ok=True)
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
@@ -192,9 +206,9 @@ def run(
 
     table = _markdown(rows)
     note = f"Backbone: {backbone} ({variant}), {origin}; fine-tuned from {last_stage}."
-    with open(os.path.join(output_dir, "results.json"), "w") as handle:
+    with files.atomic_file(os.path.join(output_dir, "results.json"), "w") as handle:
         json.dump(dict(rows=rows, backbone=note, seconds=time.perf_counter() - started), handle, indent=2)
-    with open(os.path.join(output_dir, "results.md"), "w") as handle:
+    with files.atomic_file(os.path.join(output_dir, "results.md"), "w") as handle:
         handle.write(table + "\n\n" + note + "\n")
     _plot(rows, os.path.join(output_dir, "results.png"))
     print("\n" + table + "\n\n" + note)

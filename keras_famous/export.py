@@ -1,12 +1,15 @@
-"""SavedModel, TFLite and ONNX export that checks itself.
+"""SavedModel, TFLite, ONNX and .keras export that checks itself.
 
-`export(model, path, format="saved_model" | "tflite" | "onnx", quantize=None | "float16" | "dynamic" |
-"int8", representative_data=None)` writes the artifact atomically (a temporary sibling, then one rename;
-an existing output is kept unless `overwrite=True`), then runs it - the SavedModel through TensorFlow,
-the TFLite flatbuffer through the LiteRT interpreter (`ai-edge-litert`), the ONNX model through ONNX
-Runtime (`pip install keras-famous[onnx]`) - on sample inputs and compares it with the Keras model. It raises if the largest difference exceeds the format's tolerance
-(relative to the largest Keras output) or, for quantized formats, if top-1 agreement drops below its
-floor:
+`export(model, path, format=None | "saved_model" | "tflite" | "onnx" | "keras", quantize=None | "float16" |
+"dynamic" | "int8", representative_data=None)` writes the artifact atomically (a temporary sibling, then one
+rename; an existing output is kept unless `overwrite=True`, which replaces a file by a file and a SavedModel
+folder by a SavedModel folder, never another folder). Without `format` the path's extension names it (.tflite,
+.onnx, .keras; a folder name: saved_model), and a `format` the extension contradicts is refused. It then runs
+the artifact - the SavedModel through TensorFlow, the TFLite flatbuffer through the LiteRT interpreter
+(`ai-edge-litert`), the ONNX model through ONNX Runtime (`pip install keras-famous[onnx]`), the .keras file
+reloaded with safe_mode=True - on sample inputs and compares it with the Keras model. It raises if the largest
+difference exceeds the format's tolerance (relative to the largest Keras output) or, for quantized formats, if
+top-1 agreement drops below its floor:
 
     format / quantize        max |diff| / max |keras|   top-1 agreement
     saved_model              1e-5                       -
@@ -15,6 +18,7 @@ floor:
     tflite float16           2e-2                       -
     tflite dynamic           1e-1                       -
     tflite int8              -                          0.8 (int8 input and output, see below)
+    keras                    1e-6                       -
 
 By default (`optimize=True`) the graph exported is `keras_famous.inference.inference_model(model)`:
 BatchNormalization folded into the convolutions, dropout and auxiliary classifiers removed; the check
@@ -37,12 +41,14 @@ import numpy as np
 
 from . import artifacts
 from .files import atomic_path, check_writable_target
+from .inference import guard
 from .inference.rewrite import inference_model
 from .litert import TFLiteModel  # noqa: F401  (public here: export.TFLiteModel)
 from .metrics import relative_difference, top1_agreement
 from .onnx_runtime import ONNXModel
 
-FORMATS = ("saved_model", "tflite", "onnx")
+FORMATS = ("saved_model", "tflite", "onnx", "keras")
+EXTENSIONS = {".tflite": "tflite", ".onnx": "onnx", ".keras": "keras"}  # a folder, or no extension: saved_model
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 TOLERANCES = {
     ("saved_model", None): 1e-5,
@@ -50,6 +56,7 @@ TOLERANCES = {
     ("tflite", None): 1e-4,
     ("tflite", "float16"): 2e-2,
     ("tflite", "dynamic"): 1e-1,
+    ("keras", None): 1e-6,
 }
 INT8_MIN_AGREEMENT = 0.8
 SIGNATURE = artifacts.SIGNATURE
@@ -65,6 +72,7 @@ class ExportReport:
     relative_difference: Optional[float]
     top1_agreement: Optional[float]
     saved_model: Optional["ExportReport"] = None  # format="tflite" with saved_model_path
+    verified_on: Optional[int] = None  # the images compared (for int8: held out of the calibration)
 
 
 # what Keras cannot export from a backend (keras.export), and why
@@ -73,6 +81,31 @@ UNSUPPORTED = {
     ("torch", "tflite"): "Keras' torch backend cannot trace a model into a SavedModel, the TFLite file's source",
     ("jax", "onnx"): "Keras exports ONNX from JAX through the jax2onnx package, which keras_famous does not use",
 }
+
+
+def format_of(path, format=None, *, format_name="`format`", path_name="`path`"):
+    """The format to write at `path`: `format`, else the one its extension names (.tflite, .onnx, .keras; a
+    folder or no extension: saved_model). A `format` the extension contradicts is refused, naming both
+    (`format_name`, `path_name`: the arguments, or the CLI's flags)."""
+    path = os.fspath(path)
+    suffix = os.path.splitext(path.rstrip(os.sep))[1].lower()
+    implied = EXTENSIONS.get(suffix) or ("saved_model" if not suffix or os.path.isdir(path) else None)
+    if format is None:
+        if implied is None:
+            raise ValueError(
+                f"{path_name} {path!r}: the extension {suffix!r} names no export format. End it in .tflite, .onnx "
+                f"or .keras, give a folder name (SavedModel), or pass {format_name}."
+            )
+        return implied
+    if format not in FORMATS:
+        raise ValueError(f"{format_name} must be one of {FORMATS}; received {format!r}.")
+    if implied is not None and implied != format:
+        raise ValueError(
+            f"{format_name} {format!r} contradicts {path_name} {path!r}, which names {implied}: "
+            f"{'give a folder name (no extension)' if format == 'saved_model' else f'end it in .{format}'}, "
+            f"or drop {format_name}."
+        )
+    return format
 
 
 def _check_arguments(path, format, quantize, representative_data, overwrite):
@@ -95,7 +128,7 @@ def _check_arguments(path, format, quantize, representative_data, overwrite):
         raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
     if format == "onnx":
         artifacts.require_onnx()
-    check_writable_target(path, overwrite)
+    check_writable_target(path, overwrite, saved_model=format == "saved_model")
 
 
 def check_representative_data(model, data, name="`representative_data`"):
@@ -139,6 +172,10 @@ def run_onnx(model_path_or_bytes, inputs):
     return ONNXModel(model_path_or_bytes)(inputs)
 
 
+def _run_keras(path, inputs):
+    return keras_outputs(keras.saving.load_model(path, safe_mode=True), inputs)
+
+
 def _run_saved_model(directory, inputs):
     import tensorflow as tf
 
@@ -171,7 +208,7 @@ def _sample_inputs(model, sample_inputs, representative_data):
 def _verify(format, quantize, artifact, inputs, expected):
     """(max |diff|, relative diff, top-1 agreement) of the artifact against the Keras outputs; raises
     beyond the format's tolerance."""
-    run = {"saved_model": _run_saved_model, "tflite": run_tflite, "onnx": run_onnx}[format]
+    run = {"saved_model": _run_saved_model, "tflite": run_tflite, "onnx": run_onnx, "keras": _run_keras}[format]
     actual = run(artifact, inputs)
     difference = float(np.max(np.abs(actual - expected)))
     relative = relative_difference(actual, expected)
@@ -199,7 +236,7 @@ def _size(path):
 def export(
     model,
     path,
-    format="saved_model",
+    format=None,
     quantize=None,
     representative_data=None,
     verify=True,
@@ -207,6 +244,8 @@ def export(
     overwrite=False,
     optimize=True,
     saved_model_path=None,
+    validation_data=None,
+    names=None,
 ):
     """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport.
 
@@ -214,22 +253,48 @@ def export(
     folded into the convolutions, dropout and auxiliary classifiers removed. Verification always
     compares with `model` itself (its main output), so the rewrite is checked with every export.
     With format="tflite", `saved_model_path` also keeps (and verifies) the SavedModel the TFLite file is
-    converted from; its report is the returned report's `saved_model`."""
+    converted from; its report is the returned report's `saved_model`.
+
+    int8 is checked on images it was not calibrated on: `validation_data` (or `sample_inputs`), else the last
+    quarter of `representative_data` is held out of the calibration. Blank images, or images on which the
+    float32 model's outputs barely vary, are refused: agreement on them says nothing. `names` maps an argument
+    to how errors name it (a command passes its flags: {"representative_data": "--representative"})."""
+    named = {argument: f"`{argument}`" for argument in ("representative_data", "validation_data", "sample_inputs")}
+    named.update(names or {})
     path = os.path.abspath(os.fspath(path))
+    format = format_of(path, format)
     _check_arguments(path, format, quantize, representative_data, overwrite)
     if saved_model_path is not None:
         if format != "tflite":
             raise ValueError("`saved_model_path` applies to format='tflite' (the SavedModel is its source).")
         saved_model_path = os.path.abspath(os.fspath(saved_model_path))
+        format_of(saved_model_path, "saved_model", format_name="format='saved_model'", path_name="`saved_model_path`")
         _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
     if representative_data is not None:
-        representative_data = check_representative_data(model, representative_data)
+        representative_data = check_representative_data(model, representative_data, named["representative_data"])
     if sample_inputs is not None:
-        sample_inputs = check_representative_data(model, sample_inputs, "`sample_inputs`")
+        sample_inputs = check_representative_data(model, sample_inputs, named["sample_inputs"])
+    if validation_data is not None:
+        validation_data = check_representative_data(model, validation_data, named["validation_data"])
+    held_out = None
+    if quantize == "int8":
+        guard.check_not_blank(named["representative_data"], representative_data)
+        if verify:
+            given = validation_data if validation_data is not None else sample_inputs
+            validation_name = named["validation_data" if validation_data is not None else "sample_inputs"]
+            representative_data, held_out = guard.split(
+                representative_data, given, model.input_shape, names=(named["representative_data"], validation_name)
+            )
+            if given is None:
+                validation_name = f"held-out {named['representative_data']}"
+            calibration = representative_data[:64]
+            guard.check_not_degenerate(named["representative_data"], calibration, keras_outputs(model, calibration))
+            guard.check_not_degenerate(validation_name, held_out, keras_outputs(model, held_out))
     reference = model
-    if optimize:
+    if optimize and format != "keras":  # a .keras file keeps the model as built, to train on
         model = inference_model(model)
-    _single_output(model)
+    if format != "keras":
+        _single_output(model)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     # The outputs replace `path` (and `saved_model_path`) only when everything below succeeded.
     with contextlib.ExitStack() as outputs:
@@ -239,6 +304,9 @@ def export(
         elif format == "onnx":
             artifact = outputs.enter_context(atomic_path(path, suffix=".onnx"))
             artifacts.write_onnx(model, artifact)
+        elif format == "keras":
+            artifact = outputs.enter_context(atomic_path(path, suffix=".keras"))
+            model.save(artifact)
         else:
             artifact = outputs.enter_context(atomic_path(path, suffix=".tflite"))
             if saved_model_path is not None:
@@ -253,7 +321,7 @@ def export(
                 handle.write(artifacts.tflite_bytes(saved_model_dir, quantize, representative_data))
         checks = {format: (None, None, None), "saved_model": (None, None, None)}
         if verify:
-            inputs = _sample_inputs(model, sample_inputs, representative_data)
+            inputs = held_out if held_out is not None else _sample_inputs(model, sample_inputs, representative_data)
             expected = keras_outputs(reference, inputs)
             checks[format] = _verify(format, quantize, artifact, inputs, expected)
             if saved_model_path is not None:
@@ -263,4 +331,7 @@ def export(
         saved_model_report = ExportReport(
             saved_model_path, "saved_model", None, _size(saved_model_path), *checks["saved_model"]
         )
-    return ExportReport(path, format, quantize, _size(path), *checks[format], saved_model=saved_model_report)
+    verified_on = len(inputs) if verify else None
+    return ExportReport(
+        path, format, quantize, _size(path), *checks[format], saved_model=saved_model_report, verified_on=verified_on
+    )

@@ -25,10 +25,25 @@ def file_mode():
     return 0o666 & ~umask
 
 
-def check_writable_target(path, overwrite, flag="overwrite=True"):
-    """FileExistsError naming `flag` (the argument or CLI flag that allows it) when `path` exists."""
-    if os.path.lexists(path) and not overwrite:
-        raise FileExistsError(f"{os.fspath(path)} exists; pass {flag} to replace it.")
+def check_writable_target(path, overwrite, flag="overwrite=True", *, saved_model=False):
+    """FileExistsError naming `flag` (the argument or CLI flag that allows it) when `path` exists. With it, an
+    existing `path` is replaced only by what it already is: a file by a file, a SavedModel folder (`saved_model`)
+    by a SavedModel folder; any other folder is refused, never deleted."""
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{path} exists; pass {flag} to replace it.")
+    if saved_model:
+        if not (_is_directory(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))):
+            raise FileExistsError(
+                f"{path} exists and is not a SavedModel folder: {flag} replaces a previous SavedModel only. "
+                "Remove it yourself or choose another path."
+            )
+    elif _is_directory(path):
+        raise FileExistsError(
+            f"{path} is a folder: {flag} replaces a file, never a folder. Remove it yourself or choose another path."
+        )
 
 
 @contextlib.contextmanager
@@ -94,7 +109,10 @@ def _remove(path):
 
 
 def _install(new, path):
-    """Puts `new` at `path`; what was at `path` is gone once this returns, and still there if it raises."""
+    """Puts `new` at `path`; what was at `path` is gone once this returns, and still there if it raises. A file
+    never replaces a folder (check_writable_target says why to the user first)."""
+    if _is_directory(path) and not _is_directory(new):
+        raise IsADirectoryError(f"{path} is a folder; a file does not replace it.")
     if not (_is_directory(new) or _is_directory(path)) or not os.path.lexists(path):
         os.replace(new, path)
     elif _exchange(new, path):

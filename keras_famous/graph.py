@@ -33,6 +33,32 @@ def nodes(model):
     return [node for depth_nodes in model._nodes_by_depth.values() for node in depth_nodes]
 
 
-def call_inputs(layer):
-    """The symbolic tensors `layer`'s first call read."""
-    return list(layer._inbound_nodes[0].input_tensors) if layer._inbound_nodes else []
+def call_inputs(layer, model=None):
+    """The symbolic tensors `layer`'s call in `model` read (without `model`: its first call)."""
+    calls = [node for node in nodes(model) if node.operation is layer] if model is not None else layer._inbound_nodes
+    return list(calls[0].input_tensors) if calls else []
+
+
+def replay(model, inputs, layer_for):
+    """`model`'s graph drawn again on `inputs` (a symbolic tensor per model input), each layer replaced by
+    `layer_for(layer)` called as the layer was; a replacement that is a new layer gets the layer's weights.
+    Returns the outputs, structured as `model.output`."""
+    import keras
+
+    new = {id(old): fresh for old, fresh in zip(model.inputs, keras.tree.flatten(inputs))}
+    calls = {id(node.operation): node for node in nodes(model)}
+
+    def mapped(structure):
+        return keras.tree.map_structure(lambda t: new[id(t)] if isinstance(t, keras.KerasTensor) else t, structure)
+
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        node = calls[id(layer)]
+        replacement = layer_for(layer)
+        output = replacement(*mapped(node.arguments.args), **mapped(node.arguments.kwargs))
+        if replacement is not layer:
+            replacement.set_weights(layer.get_weights())
+        for old, fresh in zip(keras.tree.flatten(node.outputs), keras.tree.flatten(output)):
+            new[id(old)] = fresh
+    return mapped(model.output)

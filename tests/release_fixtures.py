@@ -213,19 +213,14 @@ def _randomize_keras(model, rng, calibrate, kernels=True):
     """Seeded values for every weight; with kernels=False the kernels keep the library's own random
     initialisation (a loader test comparing tensors needs them random, not seeded: drawing VGG's takes seconds)."""
     for layer in model.layers:
-        arrays = []
-        current = layer.get_weights() if not kernels else [None] * len(layer.weights)
-        for weight, value in zip(layer.weights, current):
+        for weight in layer.weights:
             shape = tuple(weight.shape)
             kind = _KERAS_KINDS.get(weight.name.split("/")[-1].split(":")[0], "kernel")
             if kind == "kernel" and not kernels:
-                arrays.append(value)
-                continue
+                continue  # untouched: copying VGG's 500 MB of kernels out and back took 5 s
             # a depthwise kernel (h, w, channels, multiplier) sums h * w * multiplier inputs per output channel
             fan_in = math.prod(shape[:2]) * shape[3] if "depthwise" in weight.name else math.prod(shape[:-1])
-            arrays.append(_random_array(kind, shape, rng, fan_in))
-        if arrays:
-            layer.set_weights(arrays)
+            weight.assign(_random_array(kind, shape, rng, fan_in))
     if calibrate:  # random features through a random classifier saturate the softmax: aim the logits at std 3
         import tf_keras
 

@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 
+import h5py
 import numpy as np
 import pytest
 import safetensors.torch
@@ -237,7 +238,7 @@ def test_conversion_is_keyed_on_the_source_file(squeezenets, tmp_path, home, mon
         features.append(_pretrained_features())
     assert not np.allclose(features[0], features[1])  # b is not served a's conversion
     np.testing.assert_array_equal(features[0], features[2])
-    converted = _files(home / "converted")
+    converted = [name for name in _files(home / "converted") if not name.endswith(".verified")]
     assert len(converted) == 2
     assert {name.rsplit("_", 1)[1] for name in converted} == {
         f"{_sha256(squeezenets / n)[:16]}.h5" for n in ("a.safetensors", "b.safetensors")
@@ -257,8 +258,8 @@ def test_cache_files_honour_the_umask(squeezenets, served, tmp_path, home, monke
         _pretrained_features()
     finally:
         os.umask(previous)
-    files = _files(home)
-    assert [f.split("/")[0] for f in files] == ["converted", "downloads", "downloads"]
+    files = _files(home)  # the conversion and its record, the download, its record and its lock
+    assert [f.split("/")[0] for f in files] == ["converted", "converted", "downloads", "downloads", "downloads"]
     assert {f: oct(os.stat(home / f).st_mode & 0o777) for f in files} == {f: oct(0o640) for f in files}
 
 
@@ -284,8 +285,16 @@ def _read_only(monkeypatch, root):
             refuse(name)
         return real_makedirs(name, *args, **kwargs)
 
+    real_open = open
+
+    def open_(file, mode="r", *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and set(mode) & set("wax+"):
+            refuse(os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(os, "makedirs", makedirs)
+    monkeypatch.setattr("builtins.open", open_)
 
 
 def test_read_only_cache_still_loads(squeezenets, served, tmp_path, home, monkeypatch):
@@ -341,7 +350,7 @@ def test_stale_part_files_are_removed_and_live_ones_kept(served, home):
     os.utime(parts["old"], (time.time() - 25 * 3600,) * 2)
     cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256}, progress=False)
     assert {name for name, path in parts.items() if path.exists()} == {"mine", "live"}
-    assert sorted(p.name for p in target.parent.iterdir() if not p.name.startswith(".download-")) == [
+    assert sorted(p.name for p in target.parent.iterdir() if not p.name.startswith(".")) == [
         "w.bin",
         "w.bin.verified",
     ]
@@ -380,7 +389,7 @@ def test_network_failures_say_where_to_place_the_file(misbehaving, home, monkeyp
     if name in ("chunked-cut", "short", "stall"):  # the progress line was started, and is ended before the error
         assert "Downloading w.bin" in shown and shown.endswith("\n")
     assert shown == "" or shown.endswith("\n")  # 404: no progress line; a reset may come before any byte is read
-    assert _files(home) == []
+    assert [name for name in _files(home) if not name.endswith((".lock", ".partial"))] == []  # the part is kept aside
 
 
 # 7. A broken KERAS_FAMOUS_MANIFEST leaves local files alone, and says what is wrong.
@@ -456,4 +465,155 @@ def test_download_hash_mismatch_names_url_file_and_hashes(served, home):
     message = str(error.value)
     for part in (f"{url}/w.bin", str(target), "00000000...", PAYLOAD_SHA256, "was not kept"):
         assert part in message
-    assert _files(home) == []
+    assert [name for name in _files(home) if not name.endswith(".lock")] == []  # no part kept either
+
+
+# 10. The record cannot be fooled by ordinary means; converted files are verified too; prefixes are pinned.
+
+
+def test_a_same_size_file_with_the_old_mtime_is_hashed_again_and_refused(served, home):
+    """`touch -r`: another file of the same size given the verified file's mtime. The ctime (which no user call
+    sets) and the inode tell it apart."""
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256}, progress=False)
+    original = os.stat(target)
+    forged = PAYLOAD.replace(b"published", b"tampered!")
+    assert len(forged) == len(PAYLOAD)
+    replacement = target.with_name("forged")
+    replacement.write_bytes(forged)
+    os.replace(replacement, target)
+    os.utime(target, ns=(original.st_atime_ns, original.st_mtime_ns))  # what `touch -r` does
+    assert (os.stat(target).st_size, os.stat(target).st_mtime_ns) == (original.st_size, original.st_mtime_ns)
+    with pytest.raises(ValueError, match="not the one published at"):
+        cache.fetch(f"{url}/w.bin", str(target), {"sha256": PAYLOAD_SHA256})
+
+
+def test_a_publishers_prefix_is_pinned_to_the_full_sha256_at_first_use(served, home):
+    """torchvision publishes 8 hex digits of the sha256 in the file name (32 bits): after the first verification
+    the full sha256 is required. (A 3-digit prefix here, so that a colliding file is found quickly.)"""
+    directory, url = served
+    (directory / "w.bin").write_bytes(PAYLOAD)
+    target = home / "downloads" / "src" / "w.bin"
+    prefix = {"sha256_prefix": PAYLOAD_SHA256[:3]}
+    assert cache.fetch_verified(f"{url}/w.bin", str(target), prefix, progress=False)[1] == PAYLOAD_SHA256
+    collision = next(
+        candidate
+        for candidate in (b"%08d" % n + PAYLOAD[8:] for n in range(1 << 16))
+        if hashlib.sha256(candidate).hexdigest()[:3] == PAYLOAD_SHA256[:3] and candidate != PAYLOAD
+    )
+    target.write_bytes(collision)
+    with pytest.raises(ValueError, match="first used it") as error:
+        cache.fetch(f"{url}/w.bin", str(target), prefix)
+    assert PAYLOAD_SHA256 in str(error.value) and hashlib.sha256(collision).hexdigest() in str(error.value)
+
+
+def test_a_converted_file_changed_since_is_converted_again(squeezenets, served, tmp_path, home, monkeypatch):
+    directory, url = served
+    source = squeezenets / "a.safetensors"
+    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
+    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    expected = _pretrained_features()
+    (converted,) = [path for path in (home / "converted").iterdir() if path.suffix == ".h5"]
+    other = squeezenets / "b.safetensors"  # a conversion of another file, put in its place
+    (directory / "squeezenet1_1.safetensors").write_bytes(other.read_bytes())
+    original = converted.read_bytes()
+    with h5py.File(converted, "r+") as handle:  # one weight overwritten in place
+        text = lambda value: value.decode() if isinstance(value, bytes) else str(value)  # noqa: E731
+        name = text(handle.attrs["layer_names"][0])
+        weight = handle[name][text(handle[name].attrs["weight_names"][0])]
+        weight[...] = np.zeros(weight.shape, weight.dtype)
+    assert converted.read_bytes() != original
+    with pytest.warns(UserWarning, match="is not the file keras_famous converted"):
+        again = _pretrained_features()
+    np.testing.assert_array_equal(again, expected)  # converted again, from the verified source
+    assert converted.read_bytes() == original
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the new record covers it: no warning, no conversion
+        np.testing.assert_array_equal(_pretrained_features(), expected)
+
+
+# 11. One download for two processes; an interrupted download resumes.
+
+
+class _RangeHandler(http.server.BaseHTTPRequestHandler):
+    """Serves BIG; honours `Range: bytes=N-`; the first request is cut after half the file when `cut` is set."""
+
+    protocol_version = "HTTP/1.1"
+    requests, cut, delay = None, False, 0.0
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        wanted = self.headers.get("Range")
+        self.requests.append(wanted)
+        start = int(wanted.split("=")[1].rstrip("-")) if wanted else 0
+        self.send_response(206 if wanted else 200)
+        if wanted:
+            self.send_header("Content-Range", f"bytes {start}-{len(BIG) - 1}/{len(BIG)}")
+        self.send_header("Content-Length", str(len(BIG) - start))
+        self.end_headers()
+        time.sleep(self.delay)
+        body = BIG[start:]
+        if self.cut and len(self.requests) == 1:
+            body = body[: len(body) // 2]
+        self.wfile.write(body)
+        self.wfile.flush()
+        self.close_connection = True
+
+
+BIG = np.random.default_rng(0).bytes(3 << 20)
+BIG_SHA256 = hashlib.sha256(BIG).hexdigest()
+
+
+def _range_server(**options):
+    requests = []
+    return requests, http_server(type("Handler", (_RangeHandler,), {"requests": requests, **options}))
+
+
+def test_an_interrupted_download_resumes_and_is_verified_whole(home):
+    requests, server = _range_server(cut=True)
+    target = home / "downloads" / "src" / "big.bin"
+    with server as url:
+        with pytest.raises(OSError, match="the connection closed after"):
+            cache.fetch(f"{url}/big.bin", str(target), {"sha256": BIG_SHA256}, progress=False)
+        assert not target.exists()  # the part never enters the cache
+        part = target.parent / ".big.bin.partial"
+        assert part.stat().st_size == len(BIG) // 2
+        stream = io.StringIO()
+        assert (
+            cache.fetch_verified(f"{url}/big.bin", str(target), {"sha256": BIG_SHA256}, stream=stream)[1] == BIG_SHA256
+        )
+    assert requests == [None, f"bytes={len(BIG) // 2}-"]
+    assert "resuming at 1.6 MB" in stream.getvalue() and target.read_bytes() == BIG and not part.exists()
+    # a part that is not a prefix of the file: the whole file then fails its hash and nothing is kept
+    requests, server = _range_server()
+    other = home / "downloads" / "src" / "other.bin"
+    (other.parent / ".other.bin.partial").write_bytes(b"not the start of the file")
+    with server as url, pytest.raises(ValueError, match="was not kept"):
+        cache.fetch(f"{url}/other.bin", str(other), {"sha256": BIG_SHA256}, progress=False)
+    assert not other.exists() and not (other.parent / ".other.bin.partial").exists()
+
+
+def test_two_processes_fetching_one_file_download_it_once(home):
+    """The second waits on the first's lock, then finds the file verified (threads: flock locks open files)."""
+    requests, server = _range_server(delay=0.5)
+    target = home / "downloads" / "src" / "big.bin"
+    results, errors = [], []
+
+    def fetch():
+        try:
+            results.append(cache.fetch_verified(url + "/big.bin", str(target), {"sha256": BIG_SHA256}, progress=False))
+        except Exception as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+
+    with server as url:
+        threads = [threading.Thread(target=fetch) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert errors == [] and results == [(str(target), BIG_SHA256)] * 2
+    assert requests == [None]  # one download

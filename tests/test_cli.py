@@ -5,10 +5,13 @@ import re
 import subprocess
 import sys
 
+import keras
+import numpy as np
+
 import keras_famous
 import keras_famous_console
 from keras_famous import cli
-from conftest import infer, advance_name_counters
+from conftest import infer, advance_name_counters, random_images
 
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "keras-famous")  # the installed console script
@@ -100,7 +103,6 @@ def _reported_difference(stdout):
 
 
 def test_convert_torch_checkpoints(tmp_path, capsys):
-    import numpy as np
     import torch
 
     reference = _random_resnet18(tmp_path)
@@ -178,7 +180,6 @@ def test_convert_keras_applications_h5(tmp_path, capsys):
 
 
 def test_export_lenet5_to_int8_tflite(tmp_path):
-    import numpy as np
 
     from keras_famous import datasets
 
@@ -197,15 +198,16 @@ def test_export_lenet5_to_int8_tflite(tmp_path):
     result = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
     assert result.returncode == 0, result.stderr
     assert "as tflite int8" in result.stdout and "top-1 agreement" in result.stdout
+    assert "on 25 held-out images" in result.stdout  # calibrated on 75 of the 100, checked on the others
     again = _run(*args, "--output", str(tmp_path / "lenet.tflite"))
     assert again.returncode == 2 and "--force" in again.stderr and "overwrite=True" not in again.stderr
 
 
 def test_export_errors_name_the_flags(tmp_path, capsys):
     """Run in-process (cli.main): the checks come before any export."""
-    import numpy as np
 
     np.save(tmp_path / "wrong.npy", np.zeros((4, 28, 28, 1), "float32"))
+    np.save(tmp_path / "zeros.npy", np.zeros((20, 32, 32, 1), "float32"))
     output = str(tmp_path / "lenet.tflite")
     cases = {
         ("--quantize", "int8", "--representative", str(tmp_path / "wrong.npy")): "--representative",
@@ -213,7 +215,13 @@ def test_export_errors_name_the_flags(tmp_path, capsys):
         ("--quantize", "int8", "--representative", str(tmp_path / "missing.npy")): "--representative",
         ("--input-shape", "32,32"): "--input-shape",
         ("--input-shape", "8,8,1"): "--input-shape",
-        ("--format", "onnx", "--quantize", "float16"): "--format tflite",
+        ("--format", "onnx"): "--format 'onnx' contradicts --output",
+        (
+            "--quantize",
+            "int8",
+            "--representative",
+            str(tmp_path / "zeros.npy"),
+        ): "of the 20 --representative images are blank",
     }
     for extra, flag in cases.items():
         assert cli.main(["export", "LeNet5", "--output", output, *extra]) == 2
@@ -224,3 +232,43 @@ def test_export_errors_name_the_flags(tmp_path, capsys):
     (tmp_path / "lenet.tflite").write_bytes(b"keep")
     assert cli.main(["export", "LeNet5", "--output", output]) == 2
     assert "--force" in capsys.readouterr().err and (tmp_path / "lenet.tflite").read_bytes() == b"keep"
+
+
+def test_export_takes_the_format_from_the_extension_and_force_never_deletes_a_folder(tmp_path, capsys):
+    digits = ["export", "LeNet5", "--weights", "digits", "--output"]
+    assert cli.main([*digits, str(tmp_path / "m.keras")]) == 0  # no --format: the extension names it
+    assert "as keras" in capsys.readouterr().out
+    images = random_images((32, 32, 1))
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(infer(reloaded, images), infer(keras_famous.LeNet5(weights="digits"), images))
+    refused = {
+        ("--output", str(tmp_path / "m.tflite"), "--format", "saved_model"): "--format 'saved_model' contradicts",
+        ("--output", str(tmp_path / "m.onnx"), "--format", "tflite"): "--format 'tflite' contradicts --output",
+        ("--output", str(tmp_path / "m.h5")): "names no export format",
+        ("--output", str(tmp_path / "m.onnx"), "--quantize", "float16"): "--format tflite only",
+    }
+    for extra, message in refused.items():
+        assert cli.main(["export", "LeNet5", *extra]) == 2
+        assert message in capsys.readouterr().err, extra
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.keras"]
+    # --force replaces what a previous export or run wrote, never a folder of the user's
+    for command, folder in (
+        ([*digits, str(tmp_path / "keep.tflite"), "--force"], tmp_path / "keep.tflite"),
+        (
+            ["train", "LeNet5", "--epochs", "1", "--output", str(tmp_path / "run.keras"), "--force"],
+            tmp_path / "run.keras",
+        ),
+    ):
+        folder.mkdir()
+        (folder / "notes.txt").write_text("mine")
+        assert cli.main(command) == 2
+        error = capsys.readouterr().err
+        assert f"{folder} is a folder: --force replaces a file, never a folder" in error, error
+        assert (folder / "notes.txt").read_text() == "mine"
+    (tmp_path / "saved").mkdir()
+    assert cli.main([*digits, str(tmp_path / "saved"), "--force"]) == 2  # a folder, but not a SavedModel
+    assert "is not a SavedModel folder" in capsys.readouterr().err
+    (tmp_path / "saved").rmdir()
+    for _ in range(2):  # a SavedModel replaces the SavedModel it wrote
+        assert cli.main([*digits, str(tmp_path / "saved"), "--force"]) == 0
+    assert "as saved_model" in capsys.readouterr().out

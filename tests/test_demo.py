@@ -14,11 +14,11 @@ from keras_famous import datasets, export
 @pytest.mark.slow
 def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     out = tmp_path / "demo"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # as users run it
     command = [
         sys.executable,
         "-m",
-        "keras_famous.cli",
+        "keras_famous_console",
         "demo",
         "--output",
         str(out),
@@ -33,6 +33,9 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     for step in ("[1/3]", "[2/3]", "[3/3]", "| model | format |"):
         assert step in result.stdout
+    # our output only: no TensorFlow C++ lines, none of the TFLite converter's
+    for line in ("fully_quantize", "inference_type", "absl::InitializeLog", "I0000", "W0000", "cpu_feature_guard"):
+        assert line not in result.stdout + result.stderr, line
     report = json.loads((out / "results.json").read_text())
     rows = {(row["model"], row["format"]): row for row in report["rows"]}
     assert len(rows) == 6
@@ -52,3 +55,16 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     _, (x_test, y_test) = datasets.digits_32x32()
     rescored = np.mean(export.run_tflite(out / "lenet5_int8.tflite", x_test).argmax(1) == y_test)
     assert rescored == pytest.approx(lenet["tflite int8"]["accuracy"], abs=1e-9)
+
+
+def test_demo_checks_its_optional_dependencies_before_any_work(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from keras_famous import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert cli.main(["demo", "--output", str(tmp_path / "demo")]) == 2
+    error = capsys.readouterr().err
+    assert "The demo needs matplotlib" in error and "pip install 'keras-famous[demo]'" in error
+    assert not (tmp_path / "demo").exists()  # nothing trained, nothing written

@@ -1,5 +1,7 @@
 """SavedModel / TFLite export verifies itself with TensorFlow and the LiteRT interpreter."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -37,6 +39,36 @@ def test_int8_lenet5_keeps_its_accuracy(tmp_path, digits):
     keras_top1 = np.mean(infer(model, x_test).argmax(1) == y_test)
     int8_top1 = np.mean(export.run_tflite(tmp_path / "lenet.tflite", x_test).argmax(1) == y_test)
     assert int8_top1 >= keras_top1 - 0.02
+    assert report.verified_on == 50  # the last quarter of the 200, held out of the calibration
+    report = export.export(
+        model,
+        tmp_path / "lenet.tflite",
+        quantize="int8",
+        representative_data=x_train[:100],
+        validation_data=x_test[:30],
+        overwrite=True,
+    )
+    assert report.verified_on == 30 and report.top1_agreement >= 0.8
+
+
+def test_int8_refuses_calibration_that_would_fool_its_check(tmp_path, digits):
+    """Blank images, or images on which the float32 model's outputs barely vary, calibrate nothing and agree on
+    anything: LeNet-5 calibrated on 20 blank images reported 100% agreement on them and scored 0.10 on the digits."""
+    (x_train, _), _ = digits
+    model = keras_famous.LeNet5(weights="digits")
+    flat = np.full((40, 32, 32, 1), 0.5, "float32") + np.random.default_rng(0).normal(0, 1e-7, (40, 32, 32, 1))
+    cases = {
+        "blank": (np.zeros((20, 32, 32, 1), "float32"), None, "20 of the 20 `representative_data` images are blank"),
+        "flat": (flat, None, "outputs barely vary over the `representative_data` images"),
+        "flat held out": (x_train[:40], flat, "barely vary over the `validation_data` images"),
+        "too few": (x_train[:12], None, "at least 20 are needed to hold 10 out"),
+    }
+    for data, validation, message in cases.values():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            export.export(
+                model, tmp_path / "m.tflite", quantize="int8", representative_data=data, validation_data=validation
+            )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -66,6 +98,13 @@ def test_outputs_are_not_overwritten_and_errors_name_the_argument(tmp_path):
     assert target.read_bytes() == b"keep"
     export.export(model, target, format="tflite", overwrite=True)
     assert target.read_bytes() != b"keep" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    (tmp_path / "mine.tflite").mkdir()
+    (tmp_path / "mine.tflite" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="is a folder: overwrite=True replaces a file, never a folder"):
+        export.export(model, tmp_path / "mine.tflite", overwrite=True)
+    assert (tmp_path / "mine.tflite" / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="`format` 'tflite' contradicts `path`"):
+        export.export(model, tmp_path / "m.onnx", format="tflite")
     with pytest.raises(ValueError, match="`format`"):
         export.export(model, tmp_path / "x", format="coreml")
     with pytest.raises(ValueError, match="representative_data"):

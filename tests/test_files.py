@@ -112,15 +112,15 @@ def test_a_failed_rename_puts_the_old_directory_back(tmp_path, monkeypatch):
     assert (target / "saved_model.pb").read_text() == "old" and _names(tmp_path) == ["saved"]
 
 
-def test_a_file_and_a_directory_replace_each_other(tmp_path):
+def test_a_directory_replaces_a_file_but_a_file_never_a_directory(tmp_path):
     target = tmp_path / "out"
-    _saved_model(target, "old")
-    with files.atomic_file(target) as out:
-        out.write(b"file")
-    assert target.read_bytes() == b"file"
+    target.write_bytes(b"file")
     with files.atomic_path(target, directory=True) as tmp:
         _saved_model(tmp, "dir")
     assert (target / "saved_model.pb").read_text() == "dir" and _names(tmp_path) == ["out"]
+    with pytest.raises(IsADirectoryError, match="a file does not replace it"), files.atomic_file(target) as out:
+        out.write(b"file")
+    assert (target / "saved_model.pb").read_text() == "dir" and _names(tmp_path) == ["out"]  # the scratch removed
 
 
 def test_existing_targets_need_the_flag(tmp_path):

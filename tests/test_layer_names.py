@@ -11,7 +11,14 @@ import tf_keras
 
 import keras_famous
 from keras_famous import registry
-from conftest import infer, advance_name_counters, assert_close_to_magnitude, random_images
+from conftest import (
+    EXPORTED_MODELS,
+    advance_name_counters,
+    assert_close_to_magnitude,
+    build_small,
+    infer,
+    random_images,
+)
 
 # keras.applications' layouts whose keras.applications builders leave layers unnamed, at small inputs
 UNNAMED_IN_KERAS = {"InceptionV3": (75, 75, 3), "Xception": (71, 71, 3), "InceptionResNetV2": (75, 75, 3)}
@@ -84,3 +91,49 @@ def test_keras_3_file_written_in_a_busy_session_loads_by_structure(tmp_path):
     reference.save_weights(tmp_path / "busy.weights.h5")
     ours = keras_famous.Xception(include_top=False, input_shape=(71, 71, 3), weights=str(tmp_path / "busy.weights.h5"))
     np.testing.assert_array_equal(infer(ours, images), expected)
+
+
+# ----------------------------------------------------------------------------- the user's layers before ours
+def _small_shape(name):
+    return build_small(name).input_shape[1:]
+
+
+@pytest.mark.parametrize("name", EXPORTED_MODELS)
+def test_notop_custom_input_tensor(name, tmp_path):
+    """keras.applications' applications_test case: a user's auto-named Conv2D ("conv2d") before the model.
+    Our fresh-session names ("conv2d", ...) move aside; the weights load into our part alone."""
+    side, _, channels = _small_shape(name)
+    plain = registry.build_variant(name, None, include_top=False, input_shape=(side, side, channels))
+    plain.save_weights(tmp_path / "plain.weights.h5")
+    inputs = keras.Input((2 * side, 2 * side, 4))
+    user_conv = keras.layers.Conv2D(channels, 2, strides=2)
+    x = user_conv(inputs)
+    model = registry.build_variant(
+        name, None, include_top=False, input_tensor=x, weights=str(tmp_path / "plain.weights.h5")
+    )
+    names = [layer.name for layer in model.layers]
+    assert len(set(names)) == len(names) and user_conv.name == "conv2d" and model.inputs[0] is inputs
+    assert model.output.shape[-1] == plain.output.shape[-1]
+    images = random_images((2 * side, 2 * side, 4))
+    np.testing.assert_allclose(infer(model, images), infer(plain, infer(user_conv, images)), rtol=1e-5, atol=1e-5)
+
+
+def test_user_layers_named_as_ours_keep_their_names_and_ours_stay_deterministic(tmp_path):
+    def build():
+        inputs = keras.Input((64, 64, 3), name="images")  # unnamed, the session would number it
+        x = keras.layers.Conv2D(3, 1, name="conv1_conv")(inputs)  # ResNet's own first convolution's name
+        x = keras.layers.Rescaling(1.0, name="conv2d")(x)  # Inception-v3's first fresh-session name
+        resnet = keras_famous.ResNet18(include_top=False, input_tensor=x, pooling="avg")
+        return keras.Model(inputs, keras.layers.Dense(3, name="predictions")(resnet.output))
+
+    first = build()
+    images = random_images((64, 64, 3))
+    expected = infer(first, images)
+    first.save_weights(tmp_path / "first.weights.h5")
+    advance_name_counters(keras)  # a later build in the same session
+    again = build()
+    assert [layer.name for layer in again.layers] == [layer.name for layer in first.layers]
+    assert again.get_layer("conv1_conv").kernel.shape == (1, 1, 3, 3)  # the user's, untouched
+    assert again.get_layer("conv1_conv_1").kernel.shape == (7, 7, 3, 64)  # ours, moved aside
+    again.load_weights(tmp_path / "first.weights.h5")
+    np.testing.assert_array_equal(infer(again, images), expected)

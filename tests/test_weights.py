@@ -142,8 +142,11 @@ def _manifest(tmp_path, monkeypatch, url, file_hash):
 
 
 def _cache_files(tmp_path):
+    """The cache's files, without the downloads' locks (`.<file>.lock`, which outlive them)."""
     home = tmp_path / "home"
-    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()) if home.exists() else []
+    if not home.exists():
+        return []
+    return sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file() and p.suffix != ".lock")
 
 
 def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served, tmp_path, monkeypatch):
@@ -153,9 +156,10 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     model = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
     assert_close_to_magnitude(infer(model, images), logits, 1e-4)
     files = _cache_files(tmp_path)
-    assert len(files) == 3  # no temporary files left behind
+    assert len(files) == 4  # no temporary files left behind
     assert files[0].startswith("converted/ResNet18_torchvision_") and files[0].endswith(f"_{sha256[:16]}.h5")
-    assert files[1:] == [
+    assert files[1] == files[0] + ".verified"  # the converted file's own sha256
+    assert files[2:] == [
         "downloads/torchvision/resnet18.safetensors",
         "downloads/torchvision/resnet18.safetensors.verified",
     ]
@@ -165,7 +169,7 @@ def test_imagenet_downloads_verifies_converts_and_caches(resnet18_files, served,
     again = keras_famous.ResNet18(variant="torchvision", weights="imagenet", classifier_activation=None)
     assert_close_to_magnitude(infer(again, images), logits, 1e-4)
     headless = keras_famous.ResNet18(variant="torchvision", weights="imagenet", include_top=False, input_shape=SIZE)
-    assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 4  # a converted file per layout
+    assert headless.output.shape[-1] == 512 and len(_cache_files(tmp_path)) == 6  # a converted file per layout
 
 
 def test_download_progress_is_reported(resnet18_files, served, tmp_path, capsys):

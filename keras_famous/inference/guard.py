@@ -20,47 +20,53 @@ def _images(name, images, input_shape):
     expected = tuple(input_shape[1:])
     if images.ndim != len(expected) + 1 or any(w is not None and w != g for w, g in zip(expected, images.shape[1:])):
         wanted = "(N, " + ", ".join("any" if side is None else str(side) for side in expected) + ")"
-        raise ValueError(f"`{name}` must be images of shape {wanted} as the model takes them; received {images.shape}.")
+        raise ValueError(f"{name} must be images of shape {wanted} as the model takes them; received {images.shape}.")
     return images
 
 
-def split(calibration, validation, input_shape):
-    """(calibration images, validation images): `validation` as given, else the last quarter of `calibration`."""
+def split(calibration, validation, input_shape, names=("`calibration`", "`validation`")):
+    """(calibration images, validation images): `validation` as given, else the last quarter of `calibration`.
+    `names`: how the errors name the two (the arguments, or a command's flags)."""
+    calibration_name, validation_name = names
     if calibration is None and validation is None:
         raise ValueError(
-            "A bfloat16 or int8 predictor needs `calibration` images (typical inputs, as the model takes them) to "
-            "be checked on; pass calibration=images, or precision='float32'."
+            f"A bfloat16 or int8 predictor needs {calibration_name} images (typical inputs, as the model takes them) "
+            "to be checked on; pass calibration=images, or precision='float32'."
         )
-    calibration = None if calibration is None else _images("calibration", calibration, input_shape)
+    calibration = None if calibration is None else _images(calibration_name, calibration, input_shape)
     if validation is not None:
-        validation = _images("validation", validation, input_shape)
+        validation = _images(validation_name, validation, input_shape)
     elif len(calibration) >= 2 * MIN_VALIDATION:
         held = max(MIN_VALIDATION, int(len(calibration) * HOLD_OUT))
         calibration, validation = calibration[:-held], calibration[-held:]
     else:
         raise ValueError(
-            f"`calibration` has {len(calibration)} images: at least {2 * MIN_VALIDATION} are needed to hold "
-            f"{MIN_VALIDATION} out for measuring agreement (or pass `validation` images)."
+            f"{calibration_name} has {len(calibration)} images: at least {2 * MIN_VALIDATION} are needed to hold "
+            f"{MIN_VALIDATION} out for measuring agreement (or pass {validation_name} images)."
         )
     if len(validation) < MIN_VALIDATION:
-        raise ValueError(f"`validation` has {len(validation)} images; at least {MIN_VALIDATION} are needed.")
+        raise ValueError(f"{validation_name} has {len(validation)} images; at least {MIN_VALIDATION} are needed.")
     return calibration, validation
 
 
-def check_not_degenerate(name, images, outputs):
-    """ValueError when `images` are blank or the float32 `outputs` on them barely vary."""
-    flat = images.reshape(len(images), -1)
-    blank = np.ptp(flat, axis=1) == 0
+def check_not_blank(name, images):
+    """ValueError naming `name` when most `images` are blank (every pixel of an image the same)."""
+    blank = np.ptp(images.reshape(len(images), -1), axis=1) == 0
     if blank.mean() > 0.5:
         raise ValueError(
-            f"{int(blank.sum())} of the {len(images)} `{name}` images are blank (every pixel the same): they "
+            f"{int(blank.sum())} of the {len(images)} {name} images are blank (every pixel the same): they "
             "cannot calibrate or check reduced precision. Pass typical inputs."
         )
+
+
+def check_not_degenerate(name, images, outputs):
+    """ValueError naming `name` when `images` are blank or the float32 `outputs` on them barely vary."""
+    check_not_blank(name, images)
     outputs = np.asarray(outputs, dtype="float64").reshape(len(outputs), -1)
     spread = float(np.mean(np.std(outputs, axis=0)) / (np.mean(np.abs(outputs)) + 1e-12))
     if spread < MIN_SPREAD:
         raise ValueError(
-            f"The float32 model's outputs barely vary over the `{name}` images (relative spread {spread:.2g}): "
+            f"The float32 model's outputs barely vary over the {name} images (relative spread {spread:.2g}): "
             "they are not typical inputs, and agreement on them would say nothing. Pass typical inputs."
         )
 

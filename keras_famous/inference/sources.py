@@ -128,11 +128,11 @@ def feature_model(model):
     that follow it: softmax, dropout, ...), averaged over height and width where it is a feature map."""
     layer = graph.producer(model.outputs[0])
     while not layer.weights:
-        inputs = graph.call_inputs(layer)
+        inputs = graph.call_inputs(layer, model)
         if not inputs:
             raise ValueError(f"{model.name} has no classifier layer to take the features before.")
         layer = graph.producer(inputs[0])
-    features = graph.call_inputs(layer)[0]
+    features = graph.call_inputs(layer, model)[0]
     if len(features.shape) == 4:
         features = keras.layers.GlobalAveragePooling2D(name="features_pool")(features)
     return keras.Model(model.inputs, features, name=f"{model.name}_features")

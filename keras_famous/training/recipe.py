@@ -115,8 +115,6 @@ def check_train_arguments(
     if not output.endswith(".keras"):
         raise ValueError(f"`output` must end in .keras (the whole model); received {output!r}.")
     files.check_writable_target(output, overwrite, overwrite_flag or "overwrite=True")
-    if overwrite and os.path.isdir(output):
-        raise ValueError(f"`output` {output} is a folder: the trained model is one .keras file, give a file path.")
     checkpoint_dir = os.path.abspath(checkpoint_dir or f"{output}.checkpoints")
     shape = _input_shape(spec, dataset, image_size, pretrained=weights is not None)
     return TrainPlan(spec, variant, shape, output, checkpoint_dir)

@@ -115,7 +115,13 @@ def _load_pretrained(model, target, dataset, adapt):
     signature = hashlib.sha1("\n".join(layer_names).encode()).hexdigest()[:10]
     converted = cache.cache_path("converted", f"{model_name}_{variant}_{signature}_{sha256[:16]}.h5")
     if os.path.isfile(converted):
-        return _load_file(model, converted, target, adapt)
+        if cache.converted_intact(converted):
+            return _load_file(model, converted, target, adapt)
+        warnings.warn(
+            f"{converted} is not the file keras_famous converted (changed since, or without its record): "
+            f"converting {path} again.",
+            stacklevel=3,
+        )
     named, problems = convert.named_arrays(model, path, torch_names=target.torch_names)
     convert.assign(model, named, repr(path), problems, target.head_layers, adapt=adapt)
     _keep_converted({name: arrays for name, arrays in named.items() if name in set(layer_names)}, converted)
@@ -129,6 +135,7 @@ def _keep_converted(named, path):
     """Writes the converted weights for the next build; a cache that cannot take them gets one warning."""
     try:
         convert.keras_h5.write_legacy_h5(path, named)
+        cache.record_converted(path)
     except OSError as error:
         directory = os.path.dirname(path)
         if directory not in _warned_directories:

@@ -2,9 +2,15 @@
 file found in it (downloaded earlier, or placed by hand) is checked against the manifest's hash before use.
 
 The cache lives under `KERAS_FAMOUS_HOME` (default `~/.keras/keras_famous`): `downloads/` holds the
-publishers' files as published, each beside a `<file>.verified` record (size, mtime and sha256 of the file
-last verified, so a 500 MB file is hashed once, not on every build); `converted/` holds the Keras-layout
-files made from them.
+publishers' files as published, each beside a `<file>.verified` record (the file's size, mtime, ctime, inode
+and device when it was last verified, and its sha256), so a 500 MB file is hashed once, not on every build;
+`converted/` holds the Keras-layout files made from them, each with a record of its own sha256. A file whose
+identity differs from its record's is hashed again; `touch -r` cannot forge a ctime. Where the publisher gives
+only a hash prefix, the full sha256 found at the first verification is required from then on.
+
+A download holds a per-file lock (`.<file>.lock`), so a second process waits for the first instead of fetching
+the file again, and writes `.<file>.partial`, which the next attempt resumes with an HTTP Range request; the
+file enters the cache only when the whole of it has the expected hash.
 """
 
 import contextlib
@@ -15,9 +21,10 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 
-from ..files import atomic_file
+from ..files import atomic_file, file_mode
 
 CHUNK = 1 << 20
 TIMEOUT = 60  # seconds to connect, and between two reads, before a download is given up
@@ -82,7 +89,12 @@ def verify(path, expected_hash):
     return digests["sha256"]
 
 
-# Verification records: `<file>.verified` says which file (size, mtime) was found to have which hashes.
+# Verification records: `<file>.verified` says which file (its identity) was found to have which hashes.
+IDENTITY = ("size", "mtime_ns", "ctime_ns", "inode", "device")
+
+
+def _identity(stat):
+    return dict(zip(IDENTITY, (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)))
 
 
 def _record_path(path):
@@ -95,44 +107,72 @@ def _read_record(path):
             record = json.load(handle)
     except (OSError, ValueError):
         return None
-    keys = {"size", "mtime_ns", "sha256", "manifest_hash"}
+    keys = {*IDENTITY, "sha256", "manifest_hash"}
     return record if isinstance(record, dict) and keys <= set(record) else None
 
 
-def _write_record(path, stat, sha256, expected_hash):
-    record = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256, "manifest_hash": expected_hash}
-    with contextlib.suppress(OSError), atomic_file(_record_path(path), "wb") as out:  # read-only: verify on every use
-        out.write(json.dumps(record).encode())
+def _write_record(path, sha256, expected_hash):
+    """Records that `path`, as it is now, has `sha256` (its identity read after the file took its place: a
+    rename changes the ctime)."""
+    with contextlib.suppress(OSError):  # read-only: verified on every use
+        record = {**_identity(os.stat(path)), "sha256": sha256, "manifest_hash": expected_hash}
+        with atomic_file(_record_path(path), "wb") as out:
+            out.write(json.dumps(record).encode())
+
+
+def _recorded(path, record, expected_hash):
+    """Whether `record` describes `path` as it is now, verified against `expected_hash`."""
+    return (
+        bool(record)
+        and record["manifest_hash"] == expected_hash
+        and _identity(os.stat(path)) == {key: record[key] for key in IDENTITY}
+    )
 
 
 def verified_sha256(path, expected_hash, url):
     """The sha256 of the cached file `path` once it is checked against the manifest's hash, or, for a
-    publisher that gives none, against the file first used there (trust on first use)."""
-    stat = os.stat(path)
+    publisher that gives none, against the file first used there (trust on first use). A publisher's prefix is
+    checked once; the full sha256 then found is required from then on."""
     record = _read_record(path)
-    if record and (record["size"], record["mtime_ns"], record["manifest_hash"]) == (
-        stat.st_size,
-        stat.st_mtime_ns,
-        expected_hash,
-    ):
+    if _recorded(path, record, expected_hash):
         return record["sha256"]
-    first_use = not expected_hash
-    trusted = {"sha256": record["sha256"]} if first_use and record else expected_hash
+    pinned = bool(record) and record["manifest_hash"] == expected_hash and "sha256" not in expected_hash
+    trusted = {**expected_hash, "sha256": record["sha256"]} if pinned else expected_hash
     digests = file_digests(path, trusted)
     mismatch = _mismatch(digests, trusted)
     if mismatch:
-        raise _refused(path, url, *mismatch, first_use)
-    _write_record(path, stat, digests["sha256"], expected_hash)
+        raise _refused(path, url, *mismatch, pinned)
+    _write_record(path, digests["sha256"], expected_hash)
     return digests["sha256"]
 
 
-def _refused(path, url, algorithm, expected, found, first_use):
-    why = (
-        f"its sha256 is {found}, but was {expected} when keras_famous first used it (the publisher gives no hash, "
-        "so the first file is trusted and a different one refused)"
-        if first_use
-        else f"its {algorithm} is {found}, the manifest expects {expected}"
-    )
+def record_converted(path):
+    """Records the sha256 of a file the cache made (a conversion), to be checked like a download."""
+    digest = file_digests(path, {})["sha256"]
+    _write_record(path, digest, {"sha256": digest})
+
+
+def converted_intact(path):
+    """Whether the converted file `path` is the one the cache made: its record's identity, or else its sha256."""
+    record = _read_record(path)
+    if record is None:
+        return False
+    if _recorded(path, record, record["manifest_hash"]):
+        return True
+    if file_digests(path, {})["sha256"] != record["sha256"]:
+        return False
+    _write_record(path, record["sha256"], record["manifest_hash"])
+    return True
+
+
+def _refused(path, url, algorithm, expected, found, pinned):
+    if pinned:
+        why = (
+            f"its sha256 is {found}, but was {expected} when keras_famous first used it (the publisher gives no hash "
+            "or only a prefix, so the first file verified is pinned and a different one refused)"
+        )
+    else:
+        why = f"its {algorithm} is {found}, the manifest expects {expected}"
     return ValueError(
         f"The cached weights file {path} is not the one published at {url}: {why}. Delete it to download it "
         "again, or place the published file there, or build with weights=None."
@@ -171,10 +211,16 @@ def remove_stale_parts(directory):
                 os.remove(part)
 
 
-def _open(url, target):
+def _open(url, target, offset=0):
+    """The response for `url`, from byte `offset` (an HTTP Range request) when it is not 0."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={offset}-"} if offset else {})
     try:
-        return urllib.request.urlopen(url, timeout=TIMEOUT)
-    except (OSError, http.client.HTTPException) as error:  # URLError, HTTPError, timeouts are OSErrors
+        return urllib.request.urlopen(request, timeout=TIMEOUT)
+    except urllib.error.HTTPError as error:
+        if offset and error.code == 416:  # the part is not a prefix of the file any more: start over
+            raise
+        raise offline_error(url, target, error) from error
+    except (OSError, http.client.HTTPException) as error:  # URLError, timeouts are OSErrors
         raise offline_error(url, target, error) from error
 
 
@@ -218,26 +264,76 @@ class _Progress:
             self.stream.flush()
 
 
-def download(url, target, expected_hash, progress=True, stream=None):
-    """Downloads `url` to `target`: it enters the cache with the expected hash (and a record of it), or not at all."""
+def _partial_path(target):
+    return os.path.join(os.path.dirname(target), f".{os.path.basename(target)}.partial")
+
+
+@contextlib.contextmanager
+def _locked(target):
+    """An exclusive lock on `.<file>.lock` beside `target` while the block runs (where the system has flock)."""
     directory = os.path.dirname(target)
     try:
         os.makedirs(directory, exist_ok=True)
+        handle = open(os.path.join(directory, f".{os.path.basename(target)}.lock"), "a")
     except OSError as error:
         raise not_writable(directory, error) from error
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, each process downloads to its own end
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _resumed_response(url, target, partial):
+    """(response, bytes already there): the rest of the file after `partial` where the server serves ranges,
+    else the whole file (the part discarded)."""
+    offset = os.path.getsize(partial) if os.path.isfile(partial) else 0
+    if offset:
+        try:
+            response = _open(url, target, offset)
+        except urllib.error.HTTPError:  # 416: the range is past the end
+            response = None
+        if (
+            response is not None
+            and response.status == 206
+            and response.headers.get("Content-Range", "").startswith(f"bytes {offset}-")
+        ):
+            return response, offset
+        if response is not None:
+            response.close()
+    return _open(url, target), 0
+
+
+def download(url, target, expected_hash, progress=True, stream=None):
+    """Downloads `url` to `target` (the caller holds its lock): it enters the cache with the expected hash (and a
+    record of it), or not at all. The bytes arrive in `.<file>.partial`, which a later call resumes."""
+    directory = os.path.dirname(target)
     remove_stale_parts(directory)
     with contextlib.suppress(OSError):
         os.remove(_record_path(target))  # it describes a file no longer there
+    partial = _partial_path(target)
+    response, offset = _resumed_response(url, target, partial)
     hashers = _hashers(expected_hash)
-    with contextlib.ExitStack() as stack:
+    with response:
+        if offset:  # the bytes already there count in the hash: the file is verified whole
+            with open(partial, "rb") as handle:
+                for chunk in iter(lambda: handle.read(CHUNK), b""):
+                    for hasher in hashers.values():
+                        hasher.update(chunk)
+        total = int(response.headers.get("Content-Length") or 0)
+        label = f"Downloading {os.path.basename(target)}" + (f" (resuming at {offset / 1e6:.1f} MB)" if offset else "")
         try:
-            out = stack.enter_context(atomic_file(target, "wb", prefix=f".download-{os.getpid()}-", suffix=".part"))
+            out = open(partial, "ab" if offset else "wb")
         except OSError as error:
             raise not_writable(directory, error) from error
-        response = stack.enter_context(_open(url, target))
-        total = int(response.headers.get("Content-Length") or 0)
-        label = f"Downloading {os.path.basename(target)}"
-        with _Progress(total, label, (stream or sys.stderr) if progress else None) as bar:
+        with out, _Progress(offset + total if total else 0, label, (stream or sys.stderr) if progress else None) as bar:
+            bar.done = offset
             for chunk in _chunks(response, total, url, target):
                 try:
                     out.write(chunk)
@@ -246,18 +342,19 @@ def download(url, target, expected_hash, progress=True, stream=None):
                 for hasher in hashers.values():
                     hasher.update(chunk)
                 bar.update(len(chunk))
-        digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
-        mismatch = _mismatch(digests, expected_hash)
-        if mismatch:
-            algorithm, expected, found = mismatch
-            raise ValueError(
-                f"The file downloaded from {url} for {target} has {algorithm} {found}, the manifest expects "
-                f"{expected}: it is corrupt, truncated or not the published one, and was not kept. "
-                "Try again, or build with weights=None."
-            )
-        out.flush()
-        stat = os.fstat(out.fileno())  # this file's, though another process may replace `target` next
-    _write_record(target, stat, digests["sha256"], expected_hash)
+    digests = {name: hasher.hexdigest() for name, hasher in hashers.items()}
+    mismatch = _mismatch(digests, expected_hash)
+    if mismatch:
+        os.remove(partial)
+        algorithm, expected, found = mismatch
+        raise ValueError(
+            f"The file downloaded from {url} for {target} has {algorithm} {found}, the manifest expects "
+            f"{expected}: it is corrupt, truncated or not the published one, and was not kept. "
+            "Try again, or build with weights=None."
+        )
+    os.chmod(partial, file_mode())
+    os.replace(partial, target)
+    _write_record(target, digests["sha256"], expected_hash)
 
 
 def fetch_verified(url, target, expected_hash, progress=True, stream=None):
@@ -267,7 +364,9 @@ def fetch_verified(url, target, expected_hash, progress=True, stream=None):
     that cannot be written; ValueError for a file without the expected hash.
     """
     if not os.path.isfile(target):
-        download(url, target, expected_hash, progress, stream)
+        with _locked(target):
+            if not os.path.isfile(target):  # else another process fetched it while this one waited
+                download(url, target, expected_hash, progress, stream)
     return target, verified_sha256(target, expected_hash, url)
 
 
