@@ -10,7 +10,6 @@ as one plain TensorFlow convolution instead, which tf2onnx turns into an ONNX `C
 """
 
 import contextlib
-import logging
 import os
 import tempfile
 import types
@@ -18,22 +17,10 @@ import warnings
 
 import numpy as np
 
-from .litert import native_stderr_silenced
+from .quiet import quiet
 
 SIGNATURE = "serving_default"
 INPUT_NAME = "images"
-
-
-@contextlib.contextmanager
-def quiet_logger(name):
-    """Within the block the Python logger `name` ("tensorflow", "tf2onnx") shows errors only."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _images_spec(model):
@@ -79,7 +66,7 @@ def tflite_bytes(saved_model_dir, quantize=None, representative_data=None):
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    with native_stderr_silenced():
+    with quiet(native_stderr=True):  # the converter's "fully_quantize: 0, ..."
         return converter.convert()
 
 
@@ -159,7 +146,7 @@ def write_onnx(model, path, opset=None):
     """`model`'s inference call as an ONNX file at `path` (input "images", any batch size), through tf2onnx
     (whose peak memory is some 50-80 times the model's float32 weights: see onnx_conversion_memory)."""
     require_onnx()
-    with _grouped_convolutions_traced_plain(model), quiet_logger("tf2onnx"), warnings.catch_warnings():
+    with _grouped_convolutions_traced_plain(model), quiet("tf2onnx"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf2onnx's numpy 2 deprecation notices (Keras patches np.object in)
         model.export(
             os.fspath(path), format="onnx", verbose=False, input_signature=[_images_spec(model)], opset_version=opset

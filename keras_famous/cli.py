@@ -11,17 +11,7 @@ import os
 import re
 import sys
 
-
-def _quiet_tensorflow(verbose=False):
-    """Unless `verbose`: TF_CPP_MIN_LOG_LEVEL=3 where the user set no level (the subprocesses inherit it),
-    and absl's Python warnings off when the level is 3."""
-    if verbose or os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") != "3":
-        return
-    try:
-        from absl import logging as absl_logging
-    except ImportError:
-        return
-    absl_logging.set_verbosity(absl_logging.ERROR)
+from .quiet import quiet_by_default
 
 
 def _fmt_count(value):
@@ -471,7 +461,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    _quiet_tensorflow(args.verbose)
+    quiet_by_default(args.verbose)
     try:
         return args.func(args)
     except (ValueError, OSError, ImportError) as error:

@@ -6,6 +6,8 @@ nodes; these helpers are the only code in the package that reads the private att
 `outputs`) are read where they are used.
 """
 
+import keras
+
 
 def producer(tensor):
     """The layer (operation) that produced a symbolic Keras tensor."""
@@ -43,8 +45,6 @@ def replay(model, inputs, layer_for):
     """`model`'s graph drawn again on `inputs` (a symbolic tensor per model input), each layer replaced by
     `layer_for(layer)` called as the layer was; a replacement that is a new layer gets the layer's weights.
     Returns the outputs, structured as `model.output`."""
-    import keras
-
     new = {id(old): fresh for old, fresh in zip(model.inputs, keras.tree.flatten(inputs))}
     calls = {id(node.operation): node for node in nodes(model)}
 

@@ -3,32 +3,12 @@
 (timing it is `keras_famous.benchmarks.litert_timing`'s job).
 """
 
-import contextlib
 import os
-import sys
 import threading
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." on file descriptor 2 when an
-    interpreter starts, and the TFLite converter "fully_quantize: 0, inference_type: 6, ..." when it quantizes;
-    users should see our output, not that. Errors still reach Python as exceptions."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real descriptor 2 (some embedded interpreters)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from .quiet import quiet
 
 
 class TFLiteModel:
@@ -40,7 +20,7 @@ class TFLiteModel:
     def __init__(self, model_path_or_bytes, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
-        with native_stderr_silenced():
+        with quiet(native_stderr=True):  # LiteRT's delegate line
             if isinstance(model_path_or_bytes, (bytes, bytearray)):
                 self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=num_threads)
             else:

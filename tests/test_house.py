@@ -124,6 +124,7 @@ def test_no_function_level_imports_outside_the_cli_and_benchmarks():
         ("keras_famous.spec", ("keras_famous.",)),
         ("keras_famous.graph", ("keras_famous.",)),
         ("keras_famous.files", ("keras_famous.",)),
+        ("keras_famous.quiet", ("keras_famous.",)),
     ],
 )
 def test_imports_point_down(low, high):

@@ -26,6 +26,7 @@ import threading
 import keras
 
 from .. import artifacts, machine
+from ..quiet import quiet
 from ..litert import TFLiteModel
 from ..onnx_runtime import ONNXModel
 
@@ -91,7 +92,7 @@ class TensorFlowEngine(Engine):
         self._convert = tf.convert_to_tensor
 
     def __call__(self, images):
-        with artifacts.quiet_logger("tensorflow"):  # a new shape retraces: TensorFlow warns of it, as if a bug
+        with quiet("tensorflow"):  # a new shape retraces: TensorFlow warns of it, as if a bug
             outputs = self._function(self._convert(images))
         return keras.tree.map_structure(lambda tensor: tensor.numpy(), outputs)
 
@@ -157,7 +158,7 @@ class OpenVINOEngine(Engine):
 
         spec = tf.TensorSpec((None, *fast.input_shape[1:]), tf.float32, name=artifacts.INPUT_NAME)
         function = tf.function(lambda images: fast(images, training=False), input_signature=[spec])
-        with artifacts.quiet_logger("tensorflow"):
+        with quiet("tensorflow"):
             converted = openvino.convert_model(function)
         openvino.save_model(converted, os.path.join(directory, self.files[0]), compress_to_fp16=False)
 

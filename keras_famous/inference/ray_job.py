@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from ..artifacts import quiet_logger
+from ..quiet import quiet
 from . import sources
 from .batches import build_predictor, rows
 
@@ -92,7 +92,7 @@ def ray_batches(model, paths, batch_size, top, threads, engine, precision, addre
                 num_cpus=threads,
                 max_restarts=0,  # an actor that dies fails the job (its rows so far are written; a re-run resumes)
             )
-        with quiet_logger("ray"), quiet_logger("ray.data"):  # Ray Data's INFO lines on the plan and its run
+        with quiet("ray", "ray.data"):  # Ray Data's INFO lines on the plan and its run
             for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                 yield [json.loads(text) for text in batch["row"]]
     finally:
