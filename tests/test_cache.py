@@ -221,6 +221,15 @@ def _manifest(tmp_path, monkeypatch, url, file_hash):
     monkeypatch.setenv("KERAS_FAMOUS_MANIFEST", str(path))
 
 
+def _publish_squeezenet(squeezenets, served, tmp_path, monkeypatch):
+    """(served directory, its URL, the source file): SqueezeNet "a" published and in the manifest."""
+    directory, url = served
+    source = squeezenets / "a.safetensors"
+    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
+    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    return directory, url, source
+
+
 def _pretrained_features():
     model = keras_famous.SqueezeNet1_1(weights="imagenet", include_top=False, input_shape=SHAPE, pooling="avg")
     return infer(model, random_images(SHAPE))
@@ -249,10 +258,7 @@ def test_conversion_is_keyed_on_the_source_file(squeezenets, tmp_path, home, mon
 
 
 def test_cache_files_honour_the_umask(squeezenets, served, tmp_path, home, monkeypatch):
-    directory, url = served
-    source = squeezenets / "a.safetensors"
-    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
-    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    directory, url, source = _publish_squeezenet(squeezenets, served, tmp_path, monkeypatch)
     previous = os.umask(0o027)
     try:
         _pretrained_features()
@@ -298,10 +304,7 @@ def _read_only(monkeypatch, root):
 
 
 def test_read_only_cache_still_loads(squeezenets, served, tmp_path, home, monkeypatch):
-    directory, url = served
-    source = squeezenets / "a.safetensors"
-    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
-    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    directory, url, source = _publish_squeezenet(squeezenets, served, tmp_path, monkeypatch)
     expected = _pretrained_features()
     for path in (home / "converted").iterdir():
         path.unlink()
@@ -510,10 +513,7 @@ def test_a_publishers_prefix_is_pinned_to_the_full_sha256_at_first_use(served, h
 
 
 def test_a_converted_file_changed_since_is_converted_again(squeezenets, served, tmp_path, home, monkeypatch):
-    directory, url = served
-    source = squeezenets / "a.safetensors"
-    (directory / "squeezenet1_1.safetensors").write_bytes(source.read_bytes())
-    _manifest(tmp_path, monkeypatch, f"{url}/squeezenet1_1.safetensors", {"sha256": _sha256(source)})
+    directory, url, source = _publish_squeezenet(squeezenets, served, tmp_path, monkeypatch)
     expected = _pretrained_features()
     (converted,) = [path for path in (home / "converted").iterdir() if path.suffix == ".h5"]
     other = squeezenets / "b.safetensors"  # a conversion of another file, put in its place
