@@ -276,7 +276,7 @@ def export(
         sample_inputs = check_representative_data(model, sample_inputs, named["sample_inputs"])
     if validation_data is not None:
         validation_data = check_representative_data(model, validation_data, named["validation_data"])
-    held_out = None
+    held_out = held_out_expected = None
     if quantize == "int8":
         guard.check_not_blank(named["representative_data"], representative_data)
         if verify:
@@ -289,7 +289,8 @@ def export(
                 validation_name = f"held-out {named['representative_data']}"
             calibration = representative_data[:64]
             guard.check_not_degenerate(named["representative_data"], calibration, keras_outputs(model, calibration))
-            guard.check_not_degenerate(validation_name, held_out, keras_outputs(model, held_out))
+            held_out_expected = keras_outputs(model, held_out)  # also what the artifact is compared with below
+            guard.check_not_degenerate(validation_name, held_out, held_out_expected)
     reference = model
     if optimize and format != "keras":  # a .keras file keeps the model as built, to train on
         model = inference_model(model)
@@ -321,8 +322,11 @@ def export(
                 handle.write(artifacts.tflite_bytes(saved_model_dir, quantize, representative_data))
         checks = {format: (None, None, None), "saved_model": (None, None, None)}
         if verify:
-            inputs = held_out if held_out is not None else _sample_inputs(model, sample_inputs, representative_data)
-            expected = keras_outputs(reference, inputs)
+            if held_out is not None:
+                inputs, expected = held_out, held_out_expected
+            else:
+                inputs = _sample_inputs(model, sample_inputs, representative_data)
+                expected = keras_outputs(reference, inputs)
             checks[format] = _verify(format, quantize, artifact, inputs, expected)
             if saved_model_path is not None:
                 checks["saved_model"] = _verify("saved_model", None, saved_model_dir, inputs, expected)

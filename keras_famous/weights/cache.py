@@ -60,11 +60,16 @@ def _hashers(expected_hash):
 def file_digests(path, expected_hash):
     """{algorithm: hex digest} of `path`: sha256 and the algorithm of `expected_hash`."""
     hashers = _hashers(expected_hash)
+    _hash_file(path, hashers)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def _hash_file(path, hashers):
+    """Feeds the bytes of `path` to every hasher of `hashers` ({algorithm: hasher})."""
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             for hasher in hashers.values():
                 hasher.update(chunk)
-    return {name: hasher.hexdigest() for name, hasher in hashers.items()}
 
 
 def _mismatch(digests, expected_hash):
@@ -322,10 +327,7 @@ def download(url, target, expected_hash, progress=True, stream=None):
     hashers = _hashers(expected_hash)
     with response:
         if offset:  # the bytes already there count in the hash: the file is verified whole
-            with open(partial, "rb") as handle:
-                for chunk in iter(lambda: handle.read(CHUNK), b""):
-                    for hasher in hashers.values():
-                        hasher.update(chunk)
+            _hash_file(partial, hashers)
         total = int(response.headers.get("Content-Length") or 0)
         label = f"Downloading {os.path.basename(target)}" + (f" (resuming at {offset / 1e6:.1f} MB)" if offset else "")
         try:
