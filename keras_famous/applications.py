@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import keras
 
+from .arguments import named, setting
 from . import graph
 from . import weights as weights_lib
 from .blocks import global_pool
@@ -68,21 +69,27 @@ def min_input_size(output_side_of, largest):
 def check_bool(model_name, argument, value):
     """`value` must be True or False (not "yes", not 1)."""
     if not isinstance(value, bool):
-        raise ValueError(f"`{argument}` must be True or False for {model_name}; received {argument}={value!r}.")
+        raise ValueError(
+            f"{named(argument)} must be True or False for {model_name}; received {setting(argument, value)}."
+        )
     return value
 
 
 def check_rate(model_name, argument, value):
     """A dropout-like rate in [0, 1)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"`{argument}` must be a number in [0, 1) for {model_name}; received {argument}={value!r}.")
+        raise ValueError(
+            f"{named(argument)} must be a number in [0, 1) for {model_name}; received {setting(argument, value)}."
+        )
     return float(value)
 
 
 def check_positive_int(model_name, argument, value):
     """A positive integer (numpy integers included)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{argument}` must be a positive integer for {model_name}; received {argument}={value!r}.")
+        raise ValueError(
+            f"{named(argument)} must be a positive integer for {model_name}; received {setting(argument, value)}."
+        )
     return int(value)
 
 
@@ -134,7 +141,7 @@ def _check_spatial(model_name, shape, contract, what):
     for side in (height, width):
         if side is not None and side < contract.min_size:
             raise ValueError(
-                f"`{what}` is too small for {model_name}: received shape {tuple(shape)}, but each side must "
+                f"{named(what)} is too small for {model_name}: received shape {tuple(shape)}, but each side must "
                 f"be at least {contract.min_size} pixels (the network's minimum input size). "
                 f"The default input shape is {contract.default_shape}."
             )
@@ -144,15 +151,19 @@ def _shape_tuple(model_name, input_shape, what):
     """`input_shape` as a (height, width, channels) tuple of ints (None for a free side); ValueError otherwise."""
     hint = f"a (height, width, channels) tuple such as (224, 224, 3) for {model_name}"
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
-        raise ValueError(f"`{what}` must be {hint}; received {what}={input_shape!r}.")
+        raise ValueError(f"{named(what)} must be {hint}; received {setting(what, input_shape)}.")
     shape = tuple(input_shape)
     if len(shape) != 3:
-        raise ValueError(f"`{what}` must be {hint}; received {what}={input_shape!r} ({len(shape)} dimensions).")
+        raise ValueError(
+            f"{named(what)} must be {hint}; received {setting(what, input_shape)} ({len(shape)} dimensions)."
+        )
     for index, side in enumerate(shape):
         free = side is None and index < 2
         if not free and (isinstance(side, bool) or not isinstance(side, numbers.Integral) or side < 1):
             part = "channels" if index == 2 else "height and width"
-            raise ValueError(f"`{what}` must be {hint}, with positive integer {part}; received {what}={input_shape!r}.")
+            raise ValueError(
+                f"{named(what)} must be {hint}, with positive integer {part}; received {setting(what, input_shape)}."
+            )
     return tuple(None if side is None else int(side) for side in shape)
 
 
@@ -171,13 +182,13 @@ def resolve_input_shape(model_name, input_shape, contract, *, include_top, weigh
     if include_top and contract.flatten_top:
         if None in input_shape[:2]:
             raise ValueError(
-                f"With `include_top=True`, {model_name} flattens its last feature map, so `{what}` must have a "
+                f"With `include_top=True`, {model_name} flattens its last feature map, so {named(what)} must have a "
                 f"static height and width; received shape {input_shape}. Use include_top=False for "
                 "variable sizes."
             )
         if weights is not None and input_shape[:2] != contract.default_shape[:2]:
             raise ValueError(
-                f"With pre-trained weights and `include_top=True`, `{what}` must be "
+                f"With pre-trained weights and `include_top=True`, {named(what)} must be "
                 f"{contract.default_shape[0]}x{contract.default_shape[1]} for {model_name} (its top flattens a "
                 f"fixed-size map); received {input_shape}. Use include_top=False for other sizes."
             )
@@ -329,7 +340,7 @@ def check_aux_input(model_name, tapped, min_grid, min_input):
     grid = tuple(tapped.shape[1:3])
     if any(size is not None and size < min_grid for size in grid):
         raise ValueError(
-            f"{model_name}(aux_logits=True) needs an `input_shape` of at least {min_input}x{min_input}: its "
+            f"{model_name}(aux_logits=True) needs an {named('input_shape')} of at least {min_input}x{min_input}: its "
             f"auxiliary head reads a grid of at least {min_grid}x{min_grid}, this input gives {grid[0]}x{grid[1]}. "
             "Use a larger input or `aux_logits=False`."
         )

@@ -1,61 +1,19 @@
-"""`keras-famous`: list | summary | convert | export | train | demo | bench (a thin layer over the library).
+"""`keras-famous` (also `python -m keras_famous`): list | summary | convert | export | train | predict | demo |
+bench, a thin layer over the library.
 
-Quiet by default: TensorFlow's log lines are hidden unless `--verbose` is given or the user set
-TF_CPP_MIN_LOG_LEVEL. The console script enters through `keras_famous_console`, which sets that up
-before TensorFlow loads; `python -m keras_famous.cli` works too but shows TensorFlow's import notices.
+Quiet by default: unless `--verbose` is given or the user set TF_CPP_MIN_LOG_LEVEL, TensorFlow's log lines are
+hidden, and the notices it prints while it loads (oneDNN, CPU instructions, CUDA drivers: some through absl before
+its logging is set up, which TF_CPP_MIN_LOG_LEVEL does not reach) are held back and shown only if loading fails.
+Nothing here imports Keras before the arguments are read (`import keras_famous` loads nothing heavy), and
+`list` reads the stored catalog without it.
 """
 
 import argparse
-import contextlib
 import os
-import re
 import sys
 
-from .quiet import quiet_by_default
-
-
-def _fmt_count(value):
-    return "-" if value is None else f"{value:,}"
-
-
-def _fmt_acc(value):
-    return "-" if value is None else f"{value * 100:.1f}"
-
-
-def catalog_rows():
-    from . import registry
-
-    rows = []
-    for name in registry.list_models():
-        spec = registry.get_spec(name)
-        for variant in spec.variants:
-            info = registry.model_info(name, variant)
-            reference = "-"
-            if info.reference_params is not None:
-                reference = f"{info.reference_params:,} ({info.params_source})"
-            rows.append(
-                [
-                    name,
-                    variant,
-                    str(info.year),
-                    "x".join(str(d) for d in info.input_size),
-                    _fmt_count(info.params),
-                    _fmt_count(info.trainable_params),
-                    reference,
-                    str(info.depth),
-                    str(info.weighted_depth),
-                    f"{info.macs / 1e6:,.1f}",
-                    _fmt_acc(info.top1),
-                    _fmt_acc(info.top5),
-                ]
-            )
-    return rows
-
-
-CATALOG_HEADER = [
-    "Model", "Variant", "Year", "Input", "Params", "Trainable", "Reference params (source)",
-    "Depth", "Weighted depth", "MMACs", "Top-1 %", "Top-5 %",
-]  # fmt: skip
+from .arguments import spelled
+from .quiet import quiet, quiet_by_default
 
 
 def format_table(header, rows, markdown=False):
@@ -70,12 +28,10 @@ def format_table(header, rows, markdown=False):
 
 
 def cmd_list(args):
-    print(format_table(CATALOG_HEADER, catalog_rows(), markdown=args.markdown))
-    print(
-        "\nDepth: layers on the longest input-output path (Keras' table); weighted depth: layers with weights; "
-        "MMACs: millions of multiply-adds per image at the input size, counted on the graph; Top-1/5: the source's "
-        "published ImageNet accuracy (weights='imagenet' downloads that source's file through the manifest)."
-    )
+    from . import catalog  # the stored table: no Keras, no TensorFlow
+
+    print(format_table(catalog.HEADER, catalog.rows(), markdown=args.markdown))
+    print(f"\n{catalog.NOTE}")
     return 0
 
 
@@ -133,7 +89,7 @@ def cmd_convert(args):
     output = os.path.abspath(args.output)
     if not output.endswith(".weights.h5"):
         raise ValueError(f"`--output` must end in .weights.h5 (a Keras 3 weights file); received {args.output!r}.")
-    files.check_writable_target(output, args.force, "--force")
+    files.check_writable_target(output, args.force)
     if not os.path.isfile(args.src):
         raise ValueError(f"SRC {args.src!r} is not a file.")
     spec = registry.get_spec(args.model)
@@ -171,19 +127,6 @@ def _input_shape(text):
     return shape
 
 
-@contextlib.contextmanager
-def _argument_errors_as_flags(**flags):
-    """ValueErrors of the library name Python arguments (`input_shape`); on the command line say the flag."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError) as error:
-        message = str(error)
-        for argument, flag in flags.items():  # only the library's spellings of an argument: `name`, name=
-            message = message.replace(f"`{argument}`", flag)
-            message = re.sub(rf"(?<![\w./-]){argument}=", f"{flag} ", message)
-        raise type(error)(message) from None
-
-
 def _representative(flag, path):
     import numpy as np
 
@@ -198,8 +141,8 @@ def _representative(flag, path):
 def cmd_export(args):
     from . import export, files, registry
 
-    args.format = export.format_of(args.output, args.format, format_name="--format", path_name="--output")
-    files.check_writable_target(args.output, args.force, "--force", saved_model=args.format == "saved_model")
+    args.format = export.format_of(args.output, args.format)
+    files.check_writable_target(args.output, args.force, saved_model=args.format == "saved_model")
     if args.quantize == "int8" and not args.representative:
         raise ValueError(
             "--quantize int8 needs --representative FILE.npy: typical inputs to calibrate the int8 ranges."
@@ -211,8 +154,7 @@ def cmd_export(args):
     kwargs = {"weights": args.weights}
     if args.input_shape:
         kwargs["input_shape"] = _input_shape(args.input_shape)
-    with _argument_errors_as_flags(input_shape="--input-shape", weights="--weights", variant="--variant"):
-        model = registry.build_variant(spec.name, variant, **kwargs)
+    model = registry.build_variant(spec.name, variant, **kwargs)
     report = export.export(
         model,
         args.output,
@@ -222,7 +164,6 @@ def cmd_export(args):
         validation_data=_representative("--validation", args.validation),
         overwrite=args.force,
         optimize=args.optimize,
-        names={"representative_data": "--representative", "validation_data": "--validation"},
     )
     held_out = " held-out" if report.quantize == "int8" and args.validation is None else ""
     print(
@@ -262,13 +203,6 @@ def _train_argv(args):
     return argv + (["--no-augment"] if args.augment is False else [])
 
 
-TRAIN_FLAGS = dict(
-    global_batch_size="--batch", checkpoint_dir="--checkpoint-dir", output="--output", dataset="--dataset",
-    weights="--weights", variant="--variant", epochs="--epochs", image_size="--image-size",
-    precision="--precision", unfreeze_from="--unfreeze-from",
-)  # fmt: skip
-
-
 def cmd_train(args):
     from . import training
 
@@ -280,44 +214,54 @@ def cmd_train(args):
     if args.fine_tune_epochs and args.weights is None:
         raise ValueError("--fine-tune-epochs continues from pretrained --weights; from scratch --epochs trains all.")
     options = dict(variant=args.variant, output=args.output, overwrite=args.force, checkpoint_dir=args.checkpoint_dir)
-    with _argument_errors_as_flags(**TRAIN_FLAGS):
-        training.check_train_arguments(
-            args.model, args.dataset, image_size=args.image_size, weights=args.weights, overwrite_flag="--force",
-            precision_policy=args.precision, **options,
-        )  # fmt: skip
-        if args.batch % args.workers:
+    training.check_train_arguments(
+        args.model, args.dataset, image_size=args.image_size, weights=args.weights, precision_policy=args.precision,
+        **options,
+    )  # fmt: skip
+    if args.batch % args.workers:
+        raise ValueError(f"--batch {args.batch} must be a multiple of --workers {args.workers} (each takes a share).")
+    if args.workers > 1:
+        if any(os.environ.get(name) for name in training.ENVIRONMENT):
+            raise ValueError("--workers starts the processes of this machine; it cannot be combined with the "
+                             "KERAS_DISTRIBUTION_* variables of a cluster run (one process per machine).")  # fmt: skip
+        backend = os.environ.get("KERAS_BACKEND", "jax")
+        if backend != "jax":
             raise ValueError(
-                f"--batch {args.batch} must be a multiple of --workers {args.workers} (each takes a share)."
+                f"--workers {args.workers} runs on the JAX backend; KERAS_BACKEND={backend} is set. "
+                + (training.MULTI_WORKER_UPSTREAM if backend == "tensorflow" else "")
             )
-        if args.workers > 1:
-            if any(os.environ.get(name) for name in training.ENVIRONMENT):
-                raise ValueError("--workers starts the processes of this machine; it cannot be combined with the "
-                                 "KERAS_DISTRIBUTION_* variables of a cluster run (one process per machine).")  # fmt: skip
-            backend = os.environ.get("KERAS_BACKEND", "jax")
-            if backend != "jax":
-                raise ValueError(
-                    f"--workers {args.workers} runs on the JAX backend; KERAS_BACKEND={backend} is set. "
-                    + (training.MULTI_WORKER_UPSTREAM if backend == "tensorflow" else "")
-                )
-            command = [sys.executable, "-m", "keras_famous_console", *_train_argv(args)]
-            return training.launch(command, args.workers, join_timeout=args.join_timeout)
-        training.train(
-            args.model,
-            args.dataset,
-            epochs=args.epochs,
-            fine_tune_epochs=args.fine_tune_epochs,
-            unfreeze_from=args.unfreeze_from or "last_stage",
-            global_batch_size=args.batch,
-            weights=args.weights,
-            learning_rate=args.learning_rate,
-            image_size=args.image_size,
-            augment=args.augment,
-            precision_policy=args.precision,
-            restart=args.restart,
-            seed=args.seed,
-            **options,
-        )
+        command = [sys.executable, "-m", "keras_famous", *_train_argv(args)]
+        return training.launch(command, args.workers, join_timeout=args.join_timeout)
+    training.train(
+        args.model,
+        args.dataset,
+        epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs,
+        unfreeze_from=args.unfreeze_from or "last_stage",
+        global_batch_size=args.batch,
+        weights=args.weights,
+        learning_rate=args.learning_rate,
+        image_size=args.image_size,
+        augment=args.augment,
+        precision_policy=args.precision,
+        restart=args.restart,
+        seed=args.seed,
+        **options,
+    )
     return 0
+
+
+# how the library's arguments are spelled on each command line (see keras_famous.arguments)
+EXPORT_SPELLINGS = dict(
+    weights="--weights", variant="--variant", input_shape="--input-shape", format="--format", path="--output",
+    quantize="--quantize", representative_data="--representative", validation_data="--validation",
+    overwrite="--force",
+)  # fmt: skip
+TRAIN_SPELLINGS = dict(
+    global_batch_size="--batch", checkpoint_dir="--checkpoint-dir", output="--output", dataset="--dataset",
+    weights="--weights", variant="--variant", epochs="--epochs", image_size="--image-size",
+    precision_policy="--precision", unfreeze_from="--unfreeze-from", overwrite="--force",
+)  # fmt: skip
 
 
 def cmd_bench(args):
@@ -340,13 +284,13 @@ def build_parser():
 
     p_list = add_parser("list", help="print the catalog table")
     p_list.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    p_list.set_defaults(func=cmd_list)
+    p_list.set_defaults(func=cmd_list, needs_keras=False)
     p_summary = add_parser("summary", help="print a model's layer-by-layer table")
     p_summary.add_argument("name")
     p_summary.add_argument("--variant", default=None)
     p_summary.add_argument("--input-shape", default=None, help="e.g. 299,299,3")
     p_summary.add_argument("--no-top", dest="include_top", action="store_false")
-    p_summary.set_defaults(func=cmd_summary)
+    p_summary.set_defaults(func=cmd_summary, spellings=dict(variant="--variant", input_shape="--input-shape"))
     p_convert = add_parser("convert", help="convert a weights file (.h5, .safetensors, .pth, ...) to .weights.h5")
     p_convert.add_argument(
         "src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors"
@@ -356,7 +300,9 @@ def build_parser():
     p_convert.add_argument("--output", required=True, help="OUT.weights.h5")
     p_convert.add_argument("--no-top", dest="include_top", action="store_false", help="convert the backbone only")
     p_convert.add_argument("--force", action="store_true", help="overwrite an existing output")
-    p_convert.set_defaults(func=cmd_convert)
+    p_convert.set_defaults(
+        func=cmd_convert, spellings=dict(weights="SRC", variant="--variant", output="--output", overwrite="--force")
+    )
     p_export = add_parser("export", help="export a model to SavedModel, TFLite or ONNX, verified against Keras")
     p_export.add_argument("name")
     p_export.add_argument(
@@ -387,7 +333,7 @@ def build_parser():
         action="store_false",
         help="export the graph as built (no BatchNormalization folding, dropout/aux removal)",
     )
-    p_export.set_defaults(func=cmd_export)
+    p_export.set_defaults(func=cmd_export, spellings=EXPORT_SPELLINGS)
     p_demo = add_parser("demo", help="offline end to end: LeNet-5 digits, transfer learning, TFLite float32/int8")
     p_demo.add_argument("--output", default="keras-famous-demo", help="directory for the models, table and plot")
     p_demo.add_argument("--backbone", default="ResNet18", help="catalog backbone for the transfer-learning step")
@@ -396,7 +342,7 @@ def build_parser():
     p_demo.add_argument("--pretrain-epochs", type=int, default=5, help="source-task epochs (without --weights)")
     p_demo.add_argument("--head-epochs", type=int, default=4)
     p_demo.add_argument("--fine-tune-epochs", type=int, default=2)
-    p_demo.set_defaults(func=cmd_demo)
+    p_demo.set_defaults(func=cmd_demo, spellings=dict(output="--output", variant="--variant", weights="--weights"))
     p_train = add_parser(
         "train",
         help="train a model on the digits or a folder of images, on N local worker processes or one per machine",
@@ -445,12 +391,12 @@ def build_parser():
     p_train.add_argument(
         "--join-timeout", type=float, default=60, help="--workers: seconds for every worker to join (default 60)"
     )
-    p_train.set_defaults(func=cmd_train)
+    p_train.set_defaults(func=cmd_train, spellings=TRAIN_SPELLINGS)
     p_predict = add_parser("predict", help="classify or embed image files and folders into a CSV/JSONL/Parquet table")
     from . import cli_predict
 
     cli_predict.add_arguments(p_predict)
-    p_predict.set_defaults(func=lambda args: cli_predict.run(args, _argument_errors_as_flags))
+    p_predict.set_defaults(func=cli_predict.run, spellings=cli_predict.SPELLINGS)
     p_bench = add_parser("bench", help="time keras_famous against keras.applications, PyTorch and LiteRT in one run")
     from .benchmarks import add_arguments
 
@@ -459,11 +405,25 @@ def build_parser():
     return parser
 
 
+def _load_keras(hold_notices):
+    """Keras and TensorFlow, with their start-up notices held back (`hold_notices`) unless loading fails."""
+    with quiet(native_stderr=hold_notices):
+        import keras  # noqa: F401  (first: it loads its backend; torch loaded after TensorFlow crashes here)
+        import tensorflow  # noqa: F401
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    quiet_by_default(args.verbose)
+    if os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES") and not os.environ.get("KERAS_BACKEND"):
+        os.environ["KERAS_BACKEND"] = "jax"  # a cluster run of `keras-famous train`: only JAX trains across processes
+    quieted = quiet_by_default(args.verbose)
+    if getattr(args, "needs_keras", True):
+        _load_keras(hold_notices=quieted)
+    if isinstance(getattr(args, "weights", None), str) and args.weights.lower() == "none":
+        args.weights = None  # --weights none: no pretrained weights (the Python API's weights=None)
     try:
-        return args.func(args)
+        with spelled(**getattr(args, "spellings", {})):  # the library's messages name our flags
+            return args.func(args)
     except (ValueError, OSError, ImportError) as error:
         print(f"keras-famous: error: {error}", file=sys.stderr)
         return 2

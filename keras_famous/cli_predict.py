@@ -34,21 +34,23 @@ def _stop(signum, frame):
     raise SystemExit(128 + signum)  # SIGTERM ends like Ctrl-C: the rows so far are kept, the output closed
 
 
-def run(args, errors_as_flags):
+# how `predict_files`' arguments are spelled on this command line (see keras_famous.arguments)
+SPELLINGS = dict(
+    output="--output", top="--top", batch_size="--batch", engine="--engine", threads="--threads", weights="--weights",
+    variant="--variant", inputs="INPUT", overwrite="--overwrite", precision="--precision", image_size="--image-size",
+)  # fmt: skip
+
+
+def run(args):
     from .inference import predict_files
 
     signal.signal(signal.SIGTERM, _stop)
-    weights = None if args.weights.lower() == "none" else args.weights
-    flags = dict(output="--output", top="--top", batch_size="--batch", engine="--engine", threads="--threads",
-                 weights="--weights", variant="--variant", inputs="INPUT", overwrite="--overwrite",
-                 precision="--precision")  # fmt: skip
-    with errors_as_flags(**flags):
-        report = predict_files(
-            args.model, args.inputs, args.output, top=args.top, features=args.features, weights=weights,
-            variant=args.variant, image_size=None if args.image_size is None else (args.image_size, args.image_size),
-            batch_size=args.batch, engine=args.engine, precision=args.precision, threads=args.threads, overwrite=args.overwrite,
-            ray=args.ray is not None, ray_address=args.ray or None,
-        )  # fmt: skip
+    report = predict_files(
+        args.model, args.inputs, args.output, top=args.top, features=args.features, weights=args.weights,
+        variant=args.variant, image_size=None if args.image_size is None else (args.image_size, args.image_size),
+        batch_size=args.batch, engine=args.engine, precision=args.precision, threads=args.threads, overwrite=args.overwrite,
+        ray=args.ray is not None, ray_address=args.ray or None,
+    )  # fmt: skip
     errors = f", {report['errors']} unreadable (their rows say why)" if report["errors"] else ""
     print(
         f"wrote {report['written']} rows to {report['output']} ({report['skipped']} already there{errors}; "

@@ -40,6 +40,7 @@ import keras
 import numpy as np
 
 from . import artifacts
+from .arguments import named, setting
 from .files import atomic_path, check_writable_target
 from .inference import guard
 from .inference.rewrite import inference_model
@@ -83,11 +84,12 @@ UNSUPPORTED = {
 }
 
 
-def format_of(path, format=None, *, format_name="`format`", path_name="`path`"):
-    """The format to write at `path`: `format`, else the one its extension names (.tflite, .onnx, .keras; a
-    folder or no extension: saved_model). A `format` the extension contradicts is refused, naming both
-    (`format_name`, `path_name`: the arguments, or the CLI's flags)."""
+def format_of(path, format=None, *, path_argument="path"):
+    """The format to write at `path` (the argument `path_argument`): `format`, else the one its extension names
+    (.tflite, .onnx, .keras; a folder or no extension: saved_model). A `format` the extension contradicts is
+    refused, naming both."""
     path = os.fspath(path)
+    format_name, path_name = named("format"), named(path_argument)
     suffix = os.path.splitext(path.rstrip(os.sep))[1].lower()
     implied = EXTENSIONS.get(suffix) or ("saved_model" if not suffix or os.path.isdir(path) else None)
     if format is None:
@@ -110,30 +112,37 @@ def format_of(path, format=None, *, format_name="`format`", path_name="`path`"):
 
 def _check_arguments(path, format, quantize, representative_data, overwrite):
     if format not in FORMATS:
-        raise ValueError(f"`format` must be one of {FORMATS}; received format={format!r}.")
+        raise ValueError(f"{named('format')} must be one of {FORMATS}; received {setting('format', format)}.")
     why = UNSUPPORTED.get((keras.config.backend(), format))
     if why:
         raise ValueError(
-            f"`format`={format!r} cannot be exported on the {keras.config.backend()} backend: {why}. Export it from "
+            f"{setting('format', format)} cannot be exported on the {keras.config.backend()} backend: {why}. Export it from "
             "TensorFlow: model.save_weights('m.weights.h5'), then with KERAS_BACKEND=tensorflow build the same model "
-            "with weights='m.weights.h5' and export that (the outputs are the same: tests/test_backends.py)."
+            f"with {setting('weights', 'm.weights.h5')} and export that (the outputs are the same: tests/test_backends.py)."
         )
     if quantize not in QUANTIZATIONS:
-        raise ValueError(f"`quantize` must be one of {QUANTIZATIONS}; received quantize={quantize!r}.")
+        raise ValueError(
+            f"{named('quantize')} must be one of {QUANTIZATIONS}; received {setting('quantize', quantize)}."
+        )
     if quantize is not None and format != "tflite":
         raise ValueError(
-            f"`quantize` applies to format='tflite' only; received format={format!r}, quantize={quantize!r}."
+            f"{named('quantize')} applies to {setting('format', 'tflite')} only; received {setting('format', format)}, "
+            f"{setting('quantize', quantize)}."
         )
     if quantize == "int8" and representative_data is None:
-        raise ValueError("quantize='int8' needs `representative_data`: typical inputs to calibrate the int8 ranges.")
+        raise ValueError(
+            f"{setting('quantize', 'int8')} needs {named('representative_data')}: typical inputs to calibrate the int8 "
+            "ranges (a .npy file on the command line)."
+        )
     if format == "onnx":
         artifacts.require_onnx()
     check_writable_target(path, overwrite, saved_model=format == "saved_model")
 
 
-def check_representative_data(model, data, name="`representative_data`"):
+def check_representative_data(model, data, argument="representative_data"):
     """`data` as a float32 array of typical inputs of `model`, shape (N, *model input), N >= 1, finite; else a
-    ValueError naming `name` (the argument, or the CLI flag) and the shape expected."""
+    ValueError naming the `argument` it was given as, and the shape expected."""
+    name = named(argument)
     expected = tuple(model.input_shape[1:])
     wanted = f"(N, {', '.join(str(d) for d in expected)}) with N >= 1"
     try:
@@ -245,7 +254,6 @@ def export(
     optimize=True,
     saved_model_path=None,
     validation_data=None,
-    names=None,
 ):
     """Exports `model` to `path` and (by default) verifies the artifact against it; returns an ExportReport.
 
@@ -257,38 +265,38 @@ def export(
 
     int8 is checked on images it was not calibrated on: `validation_data` (or `sample_inputs`), else the last
     quarter of `representative_data` is held out of the calibration. Blank images, or images on which the
-    float32 model's outputs barely vary, are refused: agreement on them says nothing. `names` maps an argument
-    to how errors name it (a command passes its flags: {"representative_data": "--representative"})."""
-    named = {argument: f"`{argument}`" for argument in ("representative_data", "validation_data", "sample_inputs")}
-    named.update(names or {})
+    float32 model's outputs barely vary, are refused: agreement on them says nothing."""
     path = os.path.abspath(os.fspath(path))
     format = format_of(path, format)
     _check_arguments(path, format, quantize, representative_data, overwrite)
     if saved_model_path is not None:
         if format != "tflite":
-            raise ValueError("`saved_model_path` applies to format='tflite' (the SavedModel is its source).")
+            raise ValueError(
+                f"{named('saved_model_path')} applies to {setting('format', 'tflite')} (the SavedModel is its source)."
+            )
         saved_model_path = os.path.abspath(os.fspath(saved_model_path))
-        format_of(saved_model_path, "saved_model", format_name="format='saved_model'", path_name="`saved_model_path`")
+        format_of(saved_model_path, "saved_model", path_argument="saved_model_path")
         _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
     if representative_data is not None:
-        representative_data = check_representative_data(model, representative_data, named["representative_data"])
+        representative_data = check_representative_data(model, representative_data)
     if sample_inputs is not None:
-        sample_inputs = check_representative_data(model, sample_inputs, named["sample_inputs"])
+        sample_inputs = check_representative_data(model, sample_inputs, "sample_inputs")
     if validation_data is not None:
-        validation_data = check_representative_data(model, validation_data, named["validation_data"])
+        validation_data = check_representative_data(model, validation_data, "validation_data")
     held_out = held_out_expected = None
     if quantize == "int8":
-        guard.check_not_blank(named["representative_data"], representative_data)
+        guard.check_not_blank(named("representative_data"), representative_data)
         if verify:
             given = validation_data if validation_data is not None else sample_inputs
-            validation_name = named["validation_data" if validation_data is not None else "sample_inputs"]
+            validation_argument = "validation_data" if validation_data is not None else "sample_inputs"
             representative_data, held_out = guard.split(
-                representative_data, given, model.input_shape, names=(named["representative_data"], validation_name)
+                representative_data, given, model.input_shape, arguments=("representative_data", validation_argument)
             )
-            if given is None:
-                validation_name = f"held-out {named['representative_data']}"
+            validation_name = (
+                named(validation_argument) if given is not None else f"held-out {named('representative_data')}"
+            )
             calibration = representative_data[:64]
-            guard.check_not_degenerate(named["representative_data"], calibration, keras_outputs(model, calibration))
+            guard.check_not_degenerate(named("representative_data"), calibration, keras_outputs(model, calibration))
             held_out_expected = keras_outputs(model, held_out)  # also what the artifact is compared with below
             guard.check_not_degenerate(validation_name, held_out, held_out_expected)
     reference = model

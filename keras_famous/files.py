@@ -17,6 +17,8 @@ import shutil
 import sys
 import tempfile
 
+from .arguments import setting
+
 
 def file_mode():
     """0o666 less the umask: the mode open() gives a new file, where mkstemp gives 0600."""
@@ -25,11 +27,12 @@ def file_mode():
     return 0o666 & ~umask
 
 
-def check_writable_target(path, overwrite, flag="overwrite=True", *, saved_model=False):
-    """FileExistsError naming `flag` (the argument or CLI flag that allows it) when `path` exists. With it, an
-    existing `path` is replaced only by what it already is: a file by a file, a SavedModel folder (`saved_model`)
-    by a SavedModel folder; any other folder is refused, never deleted."""
+def check_writable_target(path, overwrite, *, saved_model=False):
+    """FileExistsError naming the argument that allows it (`overwrite=True`, or the command's flag) when `path`
+    exists. With it, an existing `path` is replaced only by what it already is: a file by a file, a SavedModel
+    folder (`saved_model`) by a SavedModel folder; any other folder is refused, never deleted."""
     path = os.fspath(path)
+    flag = setting("overwrite", True)
     if not os.path.lexists(path):
         return
     if not overwrite:

@@ -10,6 +10,7 @@ from importlib import resources
 
 import numpy as np
 
+from .arguments import named, setting
 from . import preprocessing, registry
 
 
@@ -52,6 +53,6 @@ def decode_predictions(predictions, top=5):
             f"received shape {predictions.shape}."
         )
     if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or not 1 <= top <= len(classes):
-        raise ValueError(f"`top` must be an integer in [1, {len(classes)}]; received top={top!r}.")
+        raise ValueError(f"{named('top')} must be an integer in [1, {len(classes)}]; received {setting('top', top)}.")
     best = np.argsort(-predictions, axis=1, kind="stable")[:, :top]
     return [[(*classes[j], float(row[j])) for j in order] for row, order in zip(predictions, best)]

@@ -4,8 +4,8 @@ LiteRT's or Ray's. Standard library only (the TensorFlow-free LiteRT runner uses
 `quiet(*loggers, native_stderr=False)` for a block: the Python loggers named show errors only (absl's too,
 while "absl" is among them), and with `native_stderr` what C++ code writes on file descriptor 2 is held back
 (LiteRT's "Created TensorFlow Lite XNNPACK delegate", the TFLite converter's "fully_quantize: 0, ..."), and
-shown only if the block raises. `quiet_by_default(verbose)` is the command line's setting for the process.
-(`keras_famous_console` holds TensorFlow's import notices the same way before the package exists.)
+shown only if the block raises. `quiet_by_default(verbose)` is the command line's setting for the process
+(which then loads TensorFlow inside `quiet(native_stderr=True)`: its start-up notices are held back too).
 """
 
 import contextlib
@@ -54,7 +54,9 @@ def _native_stderr_held():
 
 def quiet_by_default(verbose=False):
     """The command line's setting, for the whole process: unless `verbose`, TF_CPP_MIN_LOG_LEVEL=3 where the user
-    set no level (subprocesses inherit it), and absl's Python logger at errors when the level is 3."""
+    set no level (subprocesses inherit it), and absl's Python logger at errors when the level is 3. Whether the
+    process is quiet (the level is 3 and not `verbose`)."""
     if verbose or os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3") != "3":
-        return
+        return False
     logging.getLogger("absl").setLevel(logging.ERROR)
+    return True

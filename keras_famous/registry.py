@@ -2,17 +2,16 @@
 
 Measured metadata (parameters, depth, multiply-adds) is computed from the built graph by
 `compute_stats`. Building every network takes a while, so `tools/update_model_table.py` stores the
-results in `model_table.json`, which `keras-famous list` reads; a test rebuilds every model and
-checks that the stored numbers are still what the graphs give.
+results in `model_table.json` (see `catalog`, which `keras-famous list` reads); a test rebuilds every
+model and checks that the stored numbers are still what the graphs give.
 """
 
 import difflib
-import json
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Optional, Tuple
 
 from . import analysis, weights
+from .catalog import load_table
 from .models import FAMILIES
 
 SPECS = {spec.name: spec for family in FAMILIES for spec in family.SPECS}
@@ -23,7 +22,6 @@ def _normalize(name):
 
 
 _BY_KEY = {_normalize(name): spec for name, spec in SPECS.items()}
-TABLE_FILE = "model_table.json"
 
 
 def list_models():
@@ -73,11 +71,6 @@ def compute_stats(name, variant=None):
     return analysis.graph_stats(build_variant(name, variant))
 
 
-def load_table():
-    text = resources.files("keras_famous").joinpath(TABLE_FILE).read_text()
-    return json.loads(text)
-
-
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
@@ -102,14 +95,16 @@ class ModelInfo:
     note: str = ""
 
 
-def model_info(name, variant=None, compute=False):
+def model_info(name, variant=None, compute=False, *, stats=None):
     """Metadata of one model variant (default variant if None).
 
-    With `compute=True` the graph is built and measured now; otherwise the stored table is used.
+    With `compute=True` the graph is built and measured now; otherwise the stored table is used (or `stats`, the
+    numbers `compute_stats` gave).
     """
     spec = get_spec(name)
     variant, variant_spec = spec.variant(variant)
-    stats = compute_stats(spec.name, variant) if compute else load_table()[spec.name][variant]
+    if stats is None:
+        stats = compute_stats(spec.name, variant) if compute else load_table()[spec.name][variant]
     refs = variant_spec.references
     accuracy = next((r for r in refs if r.top1 is not None), None)
     params_ref = refs[0] if refs else None

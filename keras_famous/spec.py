@@ -9,6 +9,8 @@ read these records; none of them knows a family by name.
 from dataclasses import dataclass, field
 from typing import Callable, FrozenSet, Mapping, Optional, Tuple
 
+from .arguments import named
+
 PREPROCESSING_MODES = ("caffe", "torch", "tf", "digits")
 
 
@@ -86,7 +88,9 @@ class ModelSpec:
         """(name, Variant) of `variant` (the default when None); ValueError naming the choices."""
         key = self.default_variant if variant is None else variant
         if not isinstance(key, str) or key not in self.variants:
-            raise ValueError(f"Unknown `variant` {variant!r} for {self.name}; choose one of {tuple(self.variants)}.")
+            raise ValueError(
+                f"Unknown {named('variant')} {variant!r} for {self.name}; choose one of {tuple(self.variants)}."
+            )
         return key, self.variants[key]
 
 

@@ -16,6 +16,7 @@ import math
 
 import keras
 
+from .arguments import setting
 from . import registry
 from .graph import producer as _producer
 from .layers import ImagePreprocessing
@@ -115,11 +116,13 @@ def _layer_position(model, layer, argument):
         return None
     if isinstance(layer, int):
         if not -len(model.layers) <= layer < len(model.layers):
-            raise ValueError(f"`{argument}`={layer} is out of range: {model.name} has {len(model.layers)} layers.")
+            raise ValueError(
+                f"{setting(argument, layer)} is out of range: {model.name} has {len(model.layers)} layers."
+            )
         return layer % len(model.layers)
     names = [item.name for item in model.layers]
     if layer not in names:
-        raise ValueError(f"`{argument}`={layer!r} is not a layer of {model.name}; pass a layer name or index.")
+        raise ValueError(f"{setting(argument, layer)} is not a layer of {model.name}; pass a layer name or index.")
     return names.index(layer)
 
 

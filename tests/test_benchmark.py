@@ -156,7 +156,7 @@ def test_cpu_features_are_read_and_printed():
 
 def test_onnx_worker_runs_without_tensorflow(tmp_path):
     export.export(keras_famous.LeNet5(), tmp_path / "lenet.onnx", format="onnx")
-    command = launch.command("keras_famous.benchmarks.onnx_timing", tmp_path / "lenet.onnx", 4, 1, 3, tensorflow=False)
+    command = launch.command("keras_famous.benchmarks.onnx_timing", tmp_path / "lenet.onnx", 4, 1, 3)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     timed = json.loads(result.stdout.splitlines()[-1])
@@ -183,9 +183,7 @@ def test_litert_worker_runs_without_tensorflow(tmp_path):
     """The LiteRT worker starts as a module without keras_famous/__init__ (which imports TensorFlow): its
     peak memory is LiteRT's and the model's, far below TensorFlow's own import (over 500 MB)."""
     export.export(keras_famous.LeNet5(), tmp_path / "lenet.tflite", format="tflite")
-    command = launch.command(
-        "keras_famous.benchmarks.litert_timing", tmp_path / "lenet.tflite", 4, 1, 3, tensorflow=False
-    )
+    command = launch.command("keras_famous.benchmarks.litert_timing", tmp_path / "lenet.tflite", 4, 1, 3)
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     timed = json.loads(result.stdout.splitlines()[-1])

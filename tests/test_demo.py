@@ -18,7 +18,7 @@ def test_demo_runs_offline_and_reports_what_it_wrote(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "keras_famous_console",
+        "keras_famous",
         "demo",
         "--output",
         str(out),

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from keras_famous import files
+from keras_famous.arguments import spelled
 
 
 class Failure(Exception):
@@ -128,8 +129,10 @@ def test_existing_targets_need_the_flag(tmp_path):
     files.check_writable_target(target, overwrite=False)
     target.write_bytes(b"")
     files.check_writable_target(target, overwrite=True)
-    with pytest.raises(FileExistsError, match="--force"):
-        files.check_writable_target(target, overwrite=False, flag="--force")
+    with pytest.raises(FileExistsError, match=r"pass overwrite=True to replace"):
+        files.check_writable_target(target, overwrite=False)
+    with pytest.raises(FileExistsError, match="pass --force to replace"), spelled(overwrite="--force"):
+        files.check_writable_target(target, overwrite=False)
     with pytest.raises(ValueError, match="`mode`"), files.atomic_file(target, "a"):
         pass
 

@@ -6,15 +6,18 @@ from keras.src.ops import operation  # private: where Keras names unnamed layers
 from keras.src.utils import naming
 
 import keras_famous
-from keras_famous import registry
+from keras_famous import catalog, registry
 
 CASES = [(spec.name, variant) for spec in registry.SPECS.values() for variant in spec.variants]
 
 
-def test_stored_table_has_every_variant():
+def test_stored_table_has_every_variant_and_lists_what_the_families_say():
     table = registry.load_table()
-    assert set(table) == set(registry.SPECS)
-    assert all(set(table[name]) == set(registry.SPECS[name].variants) for name in table)
+    assert list(table) == registry.list_models()
+    assert all(list(table[name]) == list(registry.SPECS[name].variants) for name in table)
+    for name, variant in CASES:  # what `keras-famous list` shows without building: the spec's, as it is now
+        listing = catalog.listing(registry.model_info(name, variant))
+        assert table[name][variant]["listing"] == listing, f"{name}/{variant}: run tools/update_model_table.py"
 
 
 @pytest.mark.slow
@@ -25,7 +28,8 @@ def test_stored_table_is_what_the_graphs_give_and_counts_equal_references(name, 
     monkeypatch.setattr(operation, "auto_name", lambda prefix: automatic.append(prefix) or naming.auto_name(prefix))
     stats = registry.compute_stats(name, variant)
     assert automatic == [], f"{name}/{variant} leaves layers to Keras' automatic names: {automatic[:5]}"
-    assert registry.load_table()[name][variant] == stats, f"{name}/{variant}: run tools/update_model_table.py"
+    stored = registry.load_table()[name][variant]
+    assert {**stats, "listing": stored["listing"]} == stored, f"{name}/{variant}: run tools/update_model_table.py"
     for ref in registry.get_spec(name).variants[variant].references:
         if ref.params is not None:
             assert stats["params"] == ref.params, (name, variant, ref)

@@ -124,7 +124,7 @@ def test_freeze_until_and_unfreeze_everything():
     assert all(layer.trainable for layer in model.layers[cut + 1 :])
     transfer.unfreeze(model, keep_batchnorm_frozen=False)
     assert all(layer.trainable for layer in model.layers)
-    with pytest.raises(ValueError, match="`until`='nope' is not a layer"):
+    with pytest.raises(ValueError, match="until='nope' is not a layer"):
         transfer.freeze(model, until="nope")
 
 

@@ -207,7 +207,7 @@ def test_offline_error_names_url_and_cache_path(tmp_path, monkeypatch):
 
 
 def test_models_without_a_source_name_the_variants_that_have_one():
-    with pytest.raises(ValueError, match=r"variant\(s\) \['torchvision'\]"):
+    with pytest.raises(ValueError, match=r"exist for `variant` 'torchvision'\."):
         keras_famous.ResNet18(variant="keras", weights="imagenet")
     with pytest.raises(ValueError, match="No public pretrained source"):
         keras_famous.ZFNet(weights="imagenet")

@@ -142,7 +142,7 @@ def demo_task(epochs, head_epochs, fine_tune_epochs):
         return root
 
     def train(*argv):
-        command = [sys.executable, "-m", "keras_famous_console", "train", "ResNet18", "--variant", "torchvision", *argv]
+        command = [sys.executable, "-m", "keras_famous", "train", "ResNet18", "--variant", "torchvision", *argv]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode:
             raise RuntimeError(result.stderr[-3000:])

@@ -1,8 +1,10 @@
-"""Rebuilds every model variant and stores its measured metadata in keras_famous/model_table.json.
+"""Stores every model variant's catalog row in keras_famous/model_table.json: the metadata measured on its built
+graph (parameters, depth, multiply-adds) and its `listing` (year, reference count, published accuracy: the family's
+spec, as `keras-famous list` shows it without building anything).
 
-Run after changing a network: `python tools/update_model_table.py [NAME ...]` (names given: only those
-models are rebuilt, the others keep their stored rows). tests/test_registry.py fails when the stored
-table and the graphs disagree.
+Run after changing a network or a family's references: `python tools/update_model_table.py [NAME ...]` (names
+given: only those models are rebuilt, the others keep their measured numbers; every row's listing is rewritten).
+tests/test_registry.py fails when the stored table and the families disagree.
 """
 
 import json
@@ -13,25 +15,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
-from keras_famous import registry  # noqa: E402
+from keras_famous import catalog, registry  # noqa: E402
 from keras_famous.files import atomic_file  # noqa: E402
 
 
 def main(names):
-    stored = registry.load_table() if names else {}
+    stored = catalog.load_table()
     names = {registry.get_spec(name).name for name in names}
     table = {}
     for name in registry.list_models():
-        spec = registry.get_spec(name)
-        if names and name not in names and name in stored:
-            table[name] = stored[name]
-            continue
         table[name] = {}
-        for variant in spec.variants:
-            keras.backend.clear_session()
-            table[name][variant] = registry.compute_stats(name, variant)
-            print(name, variant, table[name][variant], flush=True)
-    target = os.path.join(os.path.dirname(registry.__file__), registry.TABLE_FILE)
+        for variant in registry.get_spec(name).variants:
+            row = stored.get(name, {}).get(variant)
+            if row is None or not names or name in names:
+                keras.backend.clear_session()
+                row = registry.compute_stats(name, variant)
+                print(name, variant, row, flush=True)
+            row = {key: value for key, value in row.items() if key != "listing"}
+            table[name][variant] = {**row, "listing": catalog.listing(registry.model_info(name, variant, stats=row))}
+    target = os.path.join(os.path.dirname(catalog.__file__), catalog.TABLE_FILE)
     with atomic_file(target, "w") as handle:
         json.dump(table, handle, indent=1, sort_keys=False)
         handle.write("\n")

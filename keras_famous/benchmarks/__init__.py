@@ -11,7 +11,7 @@
 - `launch`: how the workers start (each a module in a fresh process; PyTorch and LiteRT without TensorFlow).
 
 The modules here import TensorFlow only inside the functions that need it, so the PyTorch and LiteRT
-workers, started without `keras_famous/__init__.py` (see `launch`), never load it.
+workers never load it (`import keras_famous` loads nothing heavy: see `launch`).
 """
 
 from .bench import (

@@ -236,7 +236,7 @@ def _matmul_peak(n=2048, repeats=10):
 
 
 def _litert_command(path, batch, warmup, repeats):
-    return launch.command("keras_famous.benchmarks.litert_timing", path, batch, warmup, repeats, tensorflow=False)
+    return launch.command("keras_famous.benchmarks.litert_timing", path, batch, warmup, repeats)
 
 
 def torch_command(library, model_name, batch, side, warmup, repeats, *options):
@@ -249,7 +249,6 @@ def torch_command(library, model_name, batch, side, warmup, repeats, *options):
         warmup,
         repeats,
         *options,
-        tensorflow=False,
     )
 
 
@@ -261,9 +260,7 @@ def run_worker(engine, name, batch, side, warmup, repeats, timeout):
                 launch.command(WORKER, "--export", engine, name, side, path), engine, name, timeout
             )["macs"]
             if engine == "onnxruntime":
-                command = launch.command(
-                    "keras_famous.benchmarks.onnx_timing", path, batch, warmup, repeats, tensorflow=False
-                )
+                command = launch.command("keras_famous.benchmarks.onnx_timing", path, batch, warmup, repeats)
             else:
                 command = _litert_command(path, batch, warmup, repeats)
             timed = _subprocess_json(command, engine, name, timeout)

@@ -1,7 +1,7 @@
 """Times a TFLite file under the LiteRT interpreter for `keras_famous.benchmarks`: the worker
 `MODEL.tflite BATCH WARMUP REPEATS`, printing one JSON line (latencies in ms, peak resident memory of a
 process that holds only the interpreter). It runs in its own process started by
-`launch.command(..., tensorflow=False)`, so no TensorFlow is loaded beside LiteRT.
+`launch.command`, so no TensorFlow is loaded beside LiteRT.
 """
 
 import json

@@ -1,6 +1,6 @@
 """Times an ONNX file under ONNX Runtime for `keras_famous.benchmarks`: the worker `MODEL.onnx BATCH WARMUP
 REPEATS`, printing one JSON line (latencies in ms, peak resident memory of a process that holds only ONNX
-Runtime). It runs in its own process started by `launch.command(..., tensorflow=False)`. The session's idle
+Runtime). It runs in its own process started by `launch.command`. The session's idle
 threads do not spin (`ONNXModel`'s default), so they take no time from what runs after it.
 """
 

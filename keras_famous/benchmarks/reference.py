@@ -23,7 +23,7 @@ def _torch_outputs(library, source_model, path, images, headless):
         arguments = [library, source_model, os.fspath(path), images_path, output_path] + (
             ["--headless"] if headless else []
         )
-        command = launch.command("keras_famous.benchmarks.reference_runner", *arguments, tensorflow=False)
+        command = launch.command("keras_famous.benchmarks.reference_runner", *arguments)
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             return None, result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"

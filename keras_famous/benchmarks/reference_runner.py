@@ -2,7 +2,7 @@
 IMAGES.npy OUTPUT.npy [--headless]`, writing the outputs to OUTPUT.npy.
 
 It runs in its own process started by `reference.max_abs_difference` through
-`launch.command(..., tensorflow=False)`: timm must not be imported into a process that imported
+`launch.command`: timm must not be imported into a process that imported
 TensorFlow, and this file imports no TensorFlow and no keras_famous module that does.
 """
 

@@ -1,6 +1,6 @@
 """Times a torchvision / timm model on PyTorch CPU for `keras_famous.benchmarks`: the worker
 `LIBRARY MODEL BATCH SIDE WARMUP REPEATS [--checkpoint PATH]`, printing one JSON line (latencies in ms,
-peak resident memory). It runs in its own process started by `launch.command(..., tensorflow=False)`:
+peak resident memory). It runs in its own process started by `launch.command`:
 timm must not be imported into a process that imported TensorFlow, and this file imports neither
 TensorFlow nor any keras_famous module that does.
 

@@ -9,6 +9,7 @@ file fits. Nothing here imports a model family: what a file needs about one come
 import os
 import warnings
 
+from ..arguments import named, setting
 from . import keras_h5, state_dict
 from .adapt import Adapter
 from .assign import assign
@@ -33,7 +34,7 @@ def file_format(path):
     if name.endswith(TORCH_SUFFIXES):
         return "torch"
     supported = ", ".join(f"{suffix} ({what})" for suffix, what in FORMATS.items())
-    raise ValueError(f"Unsupported `weights` file format {os.fspath(path)!r}; supported: {supported}.")
+    raise ValueError(f"Unsupported {named('weights')} file format {os.fspath(path)!r}; supported: {supported}.")
 
 
 def _load_keras(model, path):
@@ -74,7 +75,7 @@ def named_arrays(model, path, *, torch_names=(), head_layers=frozenset(), adapt=
     if not torch_names:
         raise ValueError(
             f"{model.name!r} has no PyTorch name map for this variant, so {source} cannot be converted; build the "
-            "variant whose layout the checkpoint has (e.g. variant='torchvision')."
+            f"variant whose layout the checkpoint has (e.g. {setting('variant', 'torchvision')})."
         )
     state = without_wrapper_prefix(read_state_dict(path, fmt))
     return state_dict.named_arrays(model, state, torch_names)

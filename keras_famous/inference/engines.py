@@ -25,6 +25,7 @@ import threading
 
 import keras
 
+from ..arguments import setting
 from .. import artifacts, machine
 from ..quiet import quiet
 from ..litert import TFLiteModel
@@ -298,10 +299,10 @@ def require(name):
     """ImportError with the pip command when engine `name`'s runtime is missing."""
     engine = ENGINE_CLASSES[name]
     if engine.tier == "bfloat16" and not (machine.cpu_flags() or set()) & set(machine.BFLOAT16):
-        raise ValueError(f"engine={name!r} computes in bfloat16, which needs a CPU with AVX512_BF16 or AMX; this one has neither.")  # fmt: skip
+        raise ValueError(f"{setting('engine', name)} computes in bfloat16, which needs a CPU with AVX512_BF16 or AMX; this one has neither.")  # fmt: skip
     if not engine.installed():
         extra = {"onnxruntime": "onnx", "onnxruntime-int8": "onnx"}.get(name, "openvino")
         missing = [d for d in engine.distributions if importlib.util.find_spec(d.replace("-", "_")) is None]
         raise ImportError(
-            f"engine={name!r} needs {', '.join(missing) or 'its runtime'}: pip install 'keras-famous[{extra}]'."
+            f"{setting('engine', name)} needs {', '.join(missing) or 'its runtime'}: pip install 'keras-famous[{extra}]'."
         )

@@ -10,6 +10,8 @@ what the model sees; agreement on them says nothing).
 
 import numpy as np
 
+from ..arguments import named, setting
+
 MIN_VALIDATION = 10  # fewer held-out images cannot tell 99% agreement from 90%
 HOLD_OUT = 0.25
 MIN_SPREAD = 1e-3  # the float32 outputs' spread over the images, relative to their magnitude
@@ -24,14 +26,14 @@ def _images(name, images, input_shape):
     return images
 
 
-def split(calibration, validation, input_shape, names=("`calibration`", "`validation`")):
+def split(calibration, validation, input_shape, arguments=("calibration", "validation")):
     """(calibration images, validation images): `validation` as given, else the last quarter of `calibration`.
-    `names`: how the errors name the two (the arguments, or a command's flags)."""
-    calibration_name, validation_name = names
+    `arguments`: the two arguments' names, for the errors."""
+    calibration_name, validation_name = (named(argument) for argument in arguments)
     if calibration is None and validation is None:
         raise ValueError(
             f"A bfloat16 or int8 predictor needs {calibration_name} images (typical inputs, as the model takes them) "
-            "to be checked on; pass calibration=images, or precision='float32'."
+            f"to be checked on; pass them, or {setting('precision', 'float32')}."
         )
     calibration = None if calibration is None else _images(calibration_name, calibration, input_shape)
     if validation is not None:

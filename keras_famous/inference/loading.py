@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import warnings
 
+from ..arguments import setting
 from .. import artifacts, machine
 from . import cache as engine_cache
 from . import conversion
@@ -23,7 +24,7 @@ def without_heavy_onnx(fast, to_convert, forced):
         return to_convert
     warnings.warn(
         f"predictor: ONNX Runtime is not tried for {fast.name}: converting it with tf2onnx needs about "
-        f"{needed / 1e9:.0f} GB, and {available / 1e9:.0f} GB are available (engine='onnxruntime' forces it).",
+        f"{needed / 1e9:.0f} GB, and {available / 1e9:.0f} GB are available ({setting('engine', 'onnxruntime')} forces it).",
         stacklevel=4,
     )
     return [name for name in to_convert if name not in heavy]
@@ -62,7 +63,7 @@ def load(names, fast, threads, store, key_parts, isolate, forced, calibration, l
                 errors = conversion.convert_here(fast, to_convert, scratch, threads, calibration)
             for source, text in errors.items():
                 if forced:
-                    raise RuntimeError(f"engine={source!r} cannot convert {fast.name}: {text}")
+                    raise RuntimeError(f"{setting('engine', source)} cannot convert {fast.name}: {text}")
                 warnings.warn(
                     f"predictor: engine {source!r} cannot convert {fast.name}: {text}; it is not used.", stacklevel=3
                 )

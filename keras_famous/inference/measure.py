@@ -8,6 +8,7 @@ import warnings
 import keras
 import numpy as np
 
+from ..arguments import setting
 from ..metrics import relative_difference
 from . import guard
 
@@ -40,7 +41,7 @@ def engine_problem(runner, images, expected):
 
 def drop(runners, name, problem, forced):
     if forced:
-        raise ValueError(f"engine={name!r} cannot be used: it {problem}.")
+        raise ValueError(f"{setting('engine', name)} cannot be used: it {problem}.")
     warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=5)
     del runners[name]
 
@@ -80,7 +81,7 @@ def agreeing(runners, validation, reference, min_agreement, forced, below):
             )
             problem = f"{figure}, below min_agreement={min_agreement:g}"
             if forced:
-                raise ValueError(f"precision {runners[name].tier} ({name}) {problem}: pass more typical calibration images, lower min_agreement, or use precision='float32'.")  # fmt: skip
+                raise ValueError(f"precision {runners[name].tier} ({name}) {problem}: pass more typical calibration images, lower min_agreement, or use {setting('precision', 'float32')}.")  # fmt: skip
             warnings.warn(f"predictor: engine {name!r} {problem}; it is not used.", stacklevel=4)
             below[name] = agreement.pop(name)
             del runners[name]

@@ -24,6 +24,7 @@ import warnings
 import keras
 import numpy as np
 
+from ..arguments import named, setting
 from .. import machine
 from ..applications import check_positive_int
 from . import cache as engine_cache
@@ -128,7 +129,7 @@ def _candidates(engine, outputs, tiers):
         return [name for name in available if ENGINE_CLASSES[name].tier in tiers and ENGINE_CLASSES[name].installed()]
     if engine not in available:
         raise ValueError(
-            f"`engine` must be 'auto' or one of {available} on the {backend} backend; received engine={engine!r}."
+            f"{named('engine')} must be 'auto' or one of {available} on the {backend} backend; received {setting('engine', engine)}."
         )
     require(engine)
     return [engine]
@@ -136,7 +137,9 @@ def _candidates(engine, outputs, tiers):
 
 def _tiers(precision, has_data):
     if precision not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {PRECISIONS}; received precision={precision!r}.")
+        raise ValueError(
+            f"{named('precision')} must be one of {PRECISIONS}; received {setting('precision', precision)}."
+        )
     if precision == "auto":
         return TIERS if has_data else ("float32",)
     return (precision,)
@@ -197,16 +200,20 @@ def predictor(
         threads=machine.usable_cores() if threads is None else check_positive_int(where, "threads", threads),
     )  # fmt: skip
     if isinstance(min_agreement, bool) or not isinstance(min_agreement, (int, float)) or not 0 <= min_agreement <= 1:
-        raise ValueError(f"`min_agreement` must be a fraction in [0, 1]; received min_agreement={min_agreement!r}.")
+        raise ValueError(
+            f"{named('min_agreement')} must be a fraction in [0, 1]; received {setting('min_agreement', min_agreement)}."
+        )
     tiers = _tiers(precision, calibration is not None or validation is not None)
     fast = inference_model(model) if optimize else model
     names = _candidates(engine, len(fast.outputs), tiers)
     reduced = [name for name in names if ENGINE_CLASSES[name].tier != "float32"]
     if precision != "auto" and precision != "float32" and not reduced:
         hint = " (bfloat16 needs a CPU with AVX512_BF16 or AMX, and OpenVINO)" if precision == "bfloat16" else ""
-        raise ValueError(f"No engine here computes at precision={precision!r}{hint}; use precision='float32'.")
+        raise ValueError(
+            f"No engine here computes at {setting('precision', precision)}{hint}; use {setting('precision', 'float32')}."
+        )
     if engine != "auto" and precision not in ("auto", ENGINE_CLASSES[engine].tier):
-        raise ValueError(f"engine={engine!r} computes in {ENGINE_CLASSES[engine].tier}; received precision={precision!r}.")  # fmt: skip
+        raise ValueError(f"{setting('engine', engine)} computes in {ENGINE_CLASSES[engine].tier}; received {setting('precision', precision)}.")  # fmt: skip
     data = reference = None
     if reduced:
         calibration, validation = guard.split(calibration, validation, model.input_shape)
@@ -216,7 +223,9 @@ def predictor(
                 guard.check_not_degenerate("`calibration`", calibration, measure.reference(model, calibration[:64]))
             guard.check_not_degenerate("`validation`", validation, reference)
         if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
-            raise ValueError("int8 needs `calibration` images to take its ranges from; received validation only.")
+            raise ValueError(
+                f"int8 needs {named('calibration')} images to take its ranges from; received validation only."
+            )
         data = (calibration, validation)
     tensorflow = keras.backend.backend() == "tensorflow"
     with tempfile.TemporaryDirectory(prefix="keras_famous-engine-store-") as scratch:
@@ -312,9 +321,9 @@ def _create(
     if not runners and below:
         figures = ", ".join(f"{name} {fraction:.1%}" for name, fraction in below.items())
         raise ValueError(
-            f"precision={settings.precision!r}: no engine's top-1 agrees with the float32 model's on min_agreement="
+            f"{setting('precision', settings.precision)}: no engine's top-1 agrees with the float32 model's on min_agreement="
             f"{settings.min_agreement:g} of the {len(validation)} validation images ({figures}). Pass more typical "
-            "calibration images, lower min_agreement, or use precision='float32'."
+            f"calibration images, lower min_agreement, or use {setting('precision', 'float32')}."
         )
     if not runners:
         raise RuntimeError(f"No inference engine could run {model.name} (see the warnings above).")

@@ -9,6 +9,7 @@ import os
 
 import keras
 
+from ..arguments import named
 from .. import graph, model_files, registry
 from ..image_files import IMAGE_SUFFIXES, IMAGENET_CROP_FRACTION, check_channels
 from ..imagenet_utils import imagenet_classes
@@ -114,12 +115,14 @@ def list_inputs(inputs, argument="inputs"):
         elif glob.has_magic(entry):
             matches = [path for path in glob.glob(entry, recursive=True) if os.path.isfile(path)]
             if not matches:
-                raise FileNotFoundError(f"`{argument}`: the pattern {entry!r} matches no file.")
+                raise FileNotFoundError(f"{named(argument)}: the pattern {entry!r} matches no file.")
             paths.update(matches)
         else:
-            raise FileNotFoundError(f"`{argument}`: {entry} is not a file, a folder or a glob pattern that matches.")
+            raise FileNotFoundError(
+                f"{named(argument)}: {entry} is not a file, a folder or a glob pattern that matches."
+            )
     if not paths:
-        raise ValueError(f"`{argument}` names no image file ({', '.join(IMAGE_SUFFIXES)}).")
+        raise ValueError(f"{named(argument)} names no image file ({', '.join(IMAGE_SUFFIXES)}).")
     return sorted(os.path.abspath(path) for path in paths)
 
 

@@ -14,6 +14,7 @@ import csv
 import json
 import os
 
+from ..arguments import named, setting
 from .. import files
 
 FORMATS = (".csv", ".jsonl", ".parquet")
@@ -22,7 +23,9 @@ FORMATS = (".csv", ".jsonl", ".parquet")
 def format_of(path, argument="output"):
     suffix = os.path.splitext(os.fspath(path))[1].lower()
     if suffix not in FORMATS:
-        raise ValueError(f"`{argument}` must end in {', '.join(FORMATS)} (the format); received {os.fspath(path)!r}.")
+        raise ValueError(
+            f"{named(argument)} must end in {', '.join(FORMATS)} (the format); received {os.fspath(path)!r}."
+        )
     return suffix
 
 
@@ -71,7 +74,7 @@ class _TextTable:
             if header[:2] != ["path", "error"] or (self.names and header != self._csv_header(len(header))):
                 raise ValueError(
                     f"{self.path} holds other columns ({', '.join(header[:6])}, ...) than this run writes; "
-                    "choose another output or pass --overwrite (overwrite=True) to start it afresh."
+                    f"choose another output or pass {setting('overwrite', True)} to start it afresh."
                 )
             return {row[0] for row in reader if row}
 
@@ -160,7 +163,7 @@ def open_table(path, top, *, overwrite=False):
     path = os.fspath(path)
     suffix = format_of(path)
     if os.path.isdir(path):
-        raise IsADirectoryError(f"`output` {path} is a folder; name a {suffix} file.")
+        raise IsADirectoryError(f"{named('output')} {path} is a folder; name a {suffix} file.")
     names = columns(top, None)
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -18,6 +18,7 @@ VGG16/VGG19 graph (layer names, no dropout); `variant="bn"` is torchvision's vgg
 
 from keras import layers
 
+from ..arguments import setting
 from ..applications import application_doc, build_application, check_bool, check_rate
 from ..blocks import batch_norm, fully_connected_top, relu
 from ..spec import InputContract, Reference, Variant, declare
@@ -53,7 +54,7 @@ def _vgg(model_name, *, variant, batch_norm, dropout, **keras_args):
         if variant not in (None, "plain", implied):
             raise ValueError(
                 f"`batch_norm={batch_norm}` and `variant={variant!r}` disagree for {model_name}; pass only "
-                "variant='plain' or variant='bn'."
+                f"{setting('variant', 'plain')} or {setting('variant', 'bn')}."
             )
         variant = implied
     variant, _ = SPEC_OF[model_name].variant(variant)

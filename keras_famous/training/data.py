@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from ..arguments import named
 from ..image_files import IMAGE_SUFFIXES, check_channels, decode, read
 from .distribution import current_process, devices
 
@@ -141,11 +142,11 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
     an empty class, a single class or a test class the training split lacks is a ValueError naming `argument`."""
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
-        raise ValueError(f"`{argument}` {directory!r} is not a folder of images (one subfolder per class).")
+        raise ValueError(f"{named(argument)} {directory!r} is not a folder of images (one subfolder per class).")
     train_root, test_root, class_names, layout = _layout(directory)
     if len(class_names) < 2:
         raise ValueError(
-            f"`{argument}` {directory!r} has {len(class_names)} class folder(s) ({class_names}) in {train_root}: "
+            f"{named(argument)} {directory!r} has {len(class_names)} class folder(s) ({class_names}) in {train_root}: "
             "a classifier needs at least two, one subfolder of images per class."
         )
     paths, labels, skipped = _class_files(train_root, class_names)
@@ -154,7 +155,7 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
         extra = sorted(set(_visible_folders(test_root)) - set(class_names))
         if extra:
             raise ValueError(
-                f"`{argument}`: {test_root} has class folders {extra} that {train_root} lacks; the test split's "
+                f"{named(argument)}: {test_root} has class folders {extra} that {train_root} lacks; the test split's "
                 f"classes must be the training classes {class_names}."
             )
         present = [name for name in class_names if os.path.isdir(os.path.join(test_root, name))]
@@ -171,7 +172,7 @@ def read_folder(directory, *, test_fraction=0.2, seed=0, argument="dataset"):
     empty = [name for label, name in enumerate(class_names) if not np.any(labels == label)]
     if empty:
         raise ValueError(
-            f"`{argument}`: the class folder(s) {empty} in {train_root} hold no readable image; remove them or add "
+            f"{named(argument)}: the class folder(s) {empty} in {train_root} hold no readable image; remove them or add "
             "images."
         )
     if test_root is None:
@@ -248,7 +249,7 @@ def training_batches(paths, labels, global_batch_size, *, size, channels, seed=0
     steps = len(paths) // global_batch_size if drop_remainder else -(-len(paths) // global_batch_size)
     if steps == 0:
         raise ValueError(
-            f"`global_batch_size` {global_batch_size} is more than the {len(paths)} training images, and every batch "
+            f"{named('global_batch_size')} {global_batch_size} is more than the {len(paths)} training images, and every batch "
             "is split evenly over the devices: use a smaller batch."
         )
     data = data.apply(tf.data.experimental.assert_cardinality(steps))  # Keras' progress bar knows the epoch

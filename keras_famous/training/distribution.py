@@ -18,6 +18,8 @@ import os
 import keras
 import numpy as np
 
+from ..arguments import named
+
 JOINING = "KERAS_FAMOUS_JOIN_DIR"  # set by the launcher: where each worker marks that it reached and joined the run
 
 ENVIRONMENT = (
@@ -187,7 +189,7 @@ def check_global_batch_size(global_batch_size, argument="global_batch_size"):
     count = len(devices())
     if not isinstance(global_batch_size, int) or global_batch_size < 1 or global_batch_size % count:
         raise ValueError(
-            f"`{argument}` must be a positive multiple of the {count} devices of this run "
+            f"{named(argument)} must be a positive multiple of the {count} devices of this run "
             f"({process.count} processes); received {global_batch_size!r}."
         )
     return global_batch_size

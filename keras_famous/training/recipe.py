@@ -17,6 +17,7 @@ import sys
 import keras
 import numpy as np
 
+from ..arguments import named
 from .. import datasets, files, model_files, precision, registry, transfer
 from .. import weights as weights_lib
 from .checkpoints import EpochCheckpoint, differing_settings
@@ -74,13 +75,13 @@ def _input_shape(spec, dataset, image_size, pretrained):
         return (height, width, channels)
     if not isinstance(image_size, int) or not spec.contract.min_size <= image_size:
         raise ValueError(
-            f"`image_size` must be an integer side of at least {spec.contract.min_size} for {spec.name}; "
+            f"{named('image_size')} must be an integer side of at least {spec.contract.min_size} for {spec.name}; "
             f"received {image_size!r}."
         )
     if spec.contract.flatten_top and image_size != height and not pretrained:
         raise ValueError(
-            f"`image_size` must be {height} for {spec.name} trained from scratch: its top flattens a fixed-size map "
-            "(fine-tuning from `weights` puts a pooled classifier on any size)."
+            f"{named('image_size')} must be {height} for {spec.name} trained from scratch: its top flattens a fixed-size map "
+            f"(fine-tuning from {named('weights')} puts a pooled classifier on any size)."
         )
     return (image_size, image_size, channels)
 
@@ -99,7 +100,6 @@ def check_train_arguments(
     checkpoint_dir,
     image_size=None,
     weights=None,
-    overwrite_flag=None,
     precision_policy="auto",
 ):
     """A `TrainPlan` for `train`, or the error naming the argument: checked once by the launcher before any
@@ -107,14 +107,16 @@ def check_train_arguments(
     spec = registry.get_spec(model_name)
     variant, _ = spec.variant(variant)
     if dataset != "digits" and not os.path.isdir(dataset):
-        raise ValueError(f"`dataset` {dataset!r} is neither 'digits' nor a folder of images (one subfolder per class).")
+        raise ValueError(
+            f"{named('dataset')} {dataset!r} is neither 'digits' nor a folder of images (one subfolder per class)."
+        )
     if precision_policy not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {PRECISIONS}; received {precision_policy!r}.")
+        raise ValueError(f"{named('precision_policy')} must be one of {PRECISIONS}; received {precision_policy!r}.")
     weights_lib.check_weights_argument(spec.name, weights, variant)
     output = os.path.abspath(output or f"{spec.name}-{_label(dataset)}.keras")
     if not output.endswith(".keras"):
-        raise ValueError(f"`output` must end in .keras (the whole model); received {output!r}.")
-    files.check_writable_target(output, overwrite, overwrite_flag or "overwrite=True")
+        raise ValueError(f"{named('output')} must end in .keras (the whole model); received {output!r}.")
+    files.check_writable_target(output, overwrite)
     checkpoint_dir = os.path.abspath(checkpoint_dir or f"{output}.checkpoints")
     shape = _input_shape(spec, dataset, image_size, pretrained=weights is not None)
     return TrainPlan(spec, variant, shape, output, checkpoint_dir)

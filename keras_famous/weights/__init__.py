@@ -16,6 +16,7 @@ import warnings
 from importlib import resources
 from typing import FrozenSet, NamedTuple, Optional, Tuple
 
+from ..arguments import named, setting
 from .. import convert
 from . import cache
 from .manifest import datasets, entry_for, load_manifest
@@ -67,8 +68,8 @@ def check_weights_argument(model_name, weights, variant=None):
         return
     if not isinstance(weights, (str, os.PathLike)):
         raise ValueError(
-            f"`weights` must be None, 'imagenet' or a path to a weights file for {model_name}; "
-            f"received weights={weights!r}."
+            f"{named('weights')} must be None, 'imagenet' or a path to a weights file for {model_name}; "
+            f"received {setting('weights', weights)}."
         )
     weights = os.fspath(weights)
     if _is_dataset(weights):
@@ -77,7 +78,7 @@ def check_weights_argument(model_name, weights, variant=None):
     convert.file_format(weights)
     if not os.path.isfile(weights):
         raise WeightsFileNotFoundError(
-            f"`weights` file not found for {model_name}: {weights!r}. Pass an existing file, or weights=None."
+            f"{named('weights')} file not found for {model_name}: {weights!r}. Pass an existing file, or {setting('weights', None)}."
         )
 
 

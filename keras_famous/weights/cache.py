@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 
+from ..arguments import setting
 from ..files import atomic_file, file_mode
 
 CHUNK = 1 << 20
@@ -352,7 +353,7 @@ def download(url, target, expected_hash, progress=True, stream=None):
         raise ValueError(
             f"The file downloaded from {url} for {target} has {algorithm} {found}, the manifest expects "
             f"{expected}: it is corrupt, truncated or not the published one, and was not kept. "
-            "Try again, or build with weights=None."
+            f"Try again, or build with {setting('weights', None)}."
         )
     os.chmod(partial, file_mode())
     os.replace(partial, target)

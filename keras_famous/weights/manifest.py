@@ -8,6 +8,8 @@ from dataclasses import MISSING, dataclass, fields
 from importlib import resources
 from typing import Mapping
 
+from ..arguments import named, setting
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -104,12 +106,14 @@ def entry_for(model_name, variant, dataset="imagenet", manifest=None):
     if entry is None:
         available = sorted(v for (m, v, d) in manifest if m == model_name and d == dataset)
         others = sorted({d for (m, _, d) in manifest if m == model_name and d != dataset})
-        hint = f" Pretrained weights exist for variant(s) {available}." if available else ""
+        hint = (
+            f" Pretrained weights exist for {named('variant')} {', '.join(map(repr, available))}." if available else ""
+        )
         if not available:
             hint = (
-                f" This model has weights={others[0]!r} instead."
+                f" This model has {setting('weights', others[0])} instead."
                 if others
                 else (" No public pretrained source is known for this model; train it or pass a weights file.")
             )
-        raise ValueError(f"No pretrained weights={dataset!r} for {model_name} variant {variant!r}.{hint}")
+        raise ValueError(f"No pretrained {setting('weights', dataset)} for {model_name} variant {variant!r}.{hint}")
     return entry
