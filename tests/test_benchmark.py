@@ -115,20 +115,29 @@ def test_bench_refuses_unknown_engines_and_models():
         benchmarks.run(["ResNet5O"], engines=["keras_famous"])
 
 
-def test_rounds_take_turns_and_pool_their_timed_calls():
+def test_rounds_take_turns_and_pool_their_timed_calls(monkeypatch):
+    """The schedule and the pooling, with each worker's answer recorded (a real worker run is the bench command's
+    test): every round runs each engine once, in the balanced order, and a record pools its rounds' calls."""
+    calls = []
+
+    def worker(engine, name, batch, side, warmup, repeats, timeout):
+        calls.append(engine)
+        first = 10.0 * len(calls)  # each call's own latencies, to see which ones a record pooled
+        return {"latencies_ms": [first + i for i in range(repeats)], "peak_mem_mb": len(calls), "macs": 1000}
+
+    monkeypatch.setattr(benchmarks.bench, "run_worker", worker)
     progress = []
-    records = benchmarks.run(
-        ["LeNet5"],
-        engines=["keras_famous/eager", "keras_famous/function"],  # the cheapest two: the test is the turns
-        warmup=1,
-        repeats=2,
-        rounds=2,
-        progress=progress.append,
-    )
+    engines = ["keras_famous/eager", "keras_famous/function", "tflite/float32"]
+    records = benchmarks.run(["LeNet5"], engines=engines, warmup=1, repeats=2, rounds=2, progress=progress.append)
     order = [line.split(": ")[1].split(" (")[0] for line in progress]
-    assert order == ["keras_famous/eager", "keras_famous/function", "keras_famous/function", "keras_famous/eager"]
-    assert [r.timed_calls for r in records] == [4, 4]
+    assert order == calls and len(calls) == 6
+    assert order[:3] != order[3:] and sorted(order[:3]) == sorted(order[3:]) == sorted(engines)
+    assert [(order[i], order[i + 1]) for i in (0, 1, 3, 4)].count((order[0], order[1])) == 1  # no fixed follower
     for record in records:
+        rounds = [10.0 * (i + 1) for i, engine in enumerate(calls) if engine == record.engine]
+        assert record.latencies_ms == [first + i for first in rounds for i in range(2)] and record.timed_calls == 4
+        assert record.peak_mem_mb == max(i + 1 for i, engine in enumerate(calls) if engine == record.engine)
+        assert record.gflops_per_s == pytest.approx(2 * 1000 * record.images_per_s / 1e9)
         _assert_summarises_its_calls(asdict(record), batch=1)
     with pytest.raises(ValueError, match="rounds"):
         benchmarks.run(["LeNet5"], engines=["keras_famous"], rounds=0)
