@@ -286,7 +286,9 @@ def build_application(
     # drawn again on the user's tensor, renaming the layers whose names the user's graph holds
     theirs = {layer.name for layer in keras.Model(inputs, user_tensor).layers}
     names = _names_apart([layer.name for layer in model.layers], theirs)
-    output = graph.replay(model, user_tensor, lambda layer: _renamed(layer, names[layer.name]))
+    output = graph.replay(
+        model, user_tensor, lambda layer, args, kwargs: _renamed(layer, names[layer.name], args, kwargs)
+    )
     return keras.Model(inputs, output, name=model.name)
 
 
@@ -308,12 +310,15 @@ def _names_apart(ours, theirs):
     return names
 
 
-def _renamed(layer, name):
-    """`layer` itself, or where it must be named otherwise a new one named `name` (graph.replay sets its
-    weights): its variables then take their paths from the new name (one path per variable, as torch needs)."""
+def _renamed(layer, name, args, kwargs):
+    """`layer` called on `args`, or where it must be named otherwise a copy named `name` with its weights: the
+    copy's variables take their paths from the new name (one path per variable, as torch needs)."""
     if name == layer.name:
-        return layer
-    return layer.__class__.from_config({**layer.get_config(), "name": name})
+        return layer(*args, **kwargs)
+    copy = layer.__class__.from_config({**layer.get_config(), "name": name})
+    output = copy(*args, **kwargs)
+    copy.set_weights(layer.get_weights())
+    return output
 
 
 def application_doc(summary, options_doc=""):

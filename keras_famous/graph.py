@@ -41,10 +41,11 @@ def call_inputs(layer, model=None):
     return list(calls[0].input_tensors) if calls else []
 
 
-def replay(model, inputs, layer_for):
-    """`model`'s graph drawn again on `inputs` (a symbolic tensor per model input), each layer replaced by
-    `layer_for(layer)` called as the layer was; a replacement that is a new layer gets the layer's weights.
-    Returns the outputs, structured as `model.output`."""
+def replay(model, inputs, call):
+    """`model`'s graph drawn again on `inputs` (a symbolic tensor per model input): each layer's call in `model`,
+    in order, is made as `call(layer, args, kwargs)`, its arguments mapped onto the new graph, and what
+    that returns stands for the layer's outputs (the one walk that redraws a graph: a user's tensor under an
+    application, the inference rewrite). Returns the outputs, structured as `model.output`."""
     new = {id(old): fresh for old, fresh in zip(model.inputs, keras.tree.flatten(inputs))}
     calls = {id(node.operation): node for node in nodes(model)}
 
@@ -55,10 +56,7 @@ def replay(model, inputs, layer_for):
         if isinstance(layer, keras.layers.InputLayer):
             continue
         node = calls[id(layer)]
-        replacement = layer_for(layer)
-        output = replacement(*mapped(node.arguments.args), **mapped(node.arguments.kwargs))
-        if replacement is not layer:
-            replacement.set_weights(layer.get_weights())
+        output = call(layer, mapped(node.arguments.args), mapped(node.arguments.kwargs))
         for old, fresh in zip(keras.tree.flatten(node.outputs), keras.tree.flatten(output)):
             new[id(old)] = fresh
     return mapped(model.output)

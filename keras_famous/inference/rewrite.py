@@ -109,42 +109,31 @@ def inference_model(model, *, fold_batchnorm=True, drop_dropout=True, drop_auxil
     nodes = _nodes(model)
     pairs = _foldable_pairs(model, nodes) if fold_batchnorm else {}
     folded_bn = {id(bn) for bn in pairs.values()}
-    new = {}  # id(original KerasTensor) -> new tensor
 
-    def mapped(structure):
-        return keras.tree.map_structure(lambda t: new[id(t)] if isinstance(t, keras.KerasTensor) else t, structure)
-
-    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=graph.producer(t).name) for t in model.inputs]
-    new.update({id(old): fresh for old, fresh in zip(model.inputs, inputs)})
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        node = nodes[id(layer)]
-        args, kwargs = mapped(node.arguments.args), mapped(node.arguments.kwargs)
+    def call(layer, args, kwargs):
         kwargs.pop("training", None)
         if (drop_dropout and isinstance(layer, keras.layers.Dropout)) or id(layer) in folded_bn:
-            output = args[0]
-        elif isinstance(layer, keras.Model):
-            output = inference_model(
+            return args[0]
+        if isinstance(layer, keras.Model):
+            return inference_model(
                 layer,
                 fold_batchnorm=fold_batchnorm,
                 drop_dropout=drop_dropout,
                 drop_auxiliary=drop_auxiliary,
                 split_grouped=split_grouped,
             )(*args, **kwargs)
-        else:
-            config, weights = (
-                _folded(layer, pairs[id(layer)]) if id(layer) in pairs else (layer.get_config(), layer.get_weights())
-            )
-            if split_grouped and type(layer) is keras.layers.Conv2D and layer.groups > 1:
-                output = _split_grouped(config, weights, args[0])
-            else:
-                clone = layer.__class__.from_config(config)
-                output = clone(*args, **kwargs)
-                clone.set_weights(weights)
-        for old, fresh in zip(keras.tree.flatten(node.outputs), keras.tree.flatten(output)):
-            new[id(old)] = fresh
-    outputs = [new[id(t)] for t in model.outputs]
+        config, weights = (
+            _folded(layer, pairs[id(layer)]) if id(layer) in pairs else (layer.get_config(), layer.get_weights())
+        )
+        if split_grouped and type(layer) is keras.layers.Conv2D and layer.groups > 1:
+            return _split_grouped(config, weights, args[0])
+        clone = layer.__class__.from_config(config)
+        output = clone(*args, **kwargs)
+        clone.set_weights(weights)
+        return output
+
+    inputs = [keras.Input(batch_shape=t.shape, dtype=t.dtype, name=graph.producer(t).name) for t in model.inputs]
+    outputs = keras.tree.flatten(graph.replay(model, inputs, call))
     if drop_auxiliary or len(outputs) == 1:
         outputs = outputs[0]
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
