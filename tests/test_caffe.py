@@ -81,6 +81,10 @@ def test_bvlc_googlenet_caffemodel_matches_opencv_with_and_without_aux_heads(sit
     plain = keras_famous.GoogLeNet(variant="bvlc", weights="imagenet", classifier_activation=None)
     assert not any(layer.name.startswith("aux") for layer in plain.layers)
     assert_close_to_magnitude(infer(plain, x), expected[0], 1e-4)
+    paper = keras_famous.GoogLeNet(classifier_activation=None)  # the paper's LRN: not the release's computation
+    paper.set_weights(plain.get_weights())
+    with pytest.raises(AssertionError, match="max abs error"):
+        assert_close_to_magnitude(infer(paper, x), expected[0], 1e-2)
 
 
 def test_nin_imagenet_caffemodel_matches_opencv(site, monkeypatch, tmp_path):
