@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import keras_famous
-from keras_famous import cli, convert, registry
+from keras_famous import cli, convert, registry, transfer
 from keras_famous.convert import caffe
 from conftest import assert_close_to_magnitude, infer, serving, write_manifest
 from caffe_fixtures import RELEASES, caffemodel_bytes, images, nin_layers, opencv_outputs, write_release
@@ -196,3 +196,13 @@ def test_caffe_pooling_rounds_up_as_caffe():
     assert averaged.shape == (3, 3)
     assert averaged[2, 2] == pytest.approx(x6[0, 4:, 4:, 0].mean())  # a 2x2 window of real pixels
     assert averaged[0, 0] == pytest.approx(x6[0, :3, :3, 0].mean())
+
+
+def test_nin_imagenet_features_at_any_size_despite_its_larger_minimum():
+    """Caffe's pools need 39 pixels in NiN's ImageNet model (its family's default side is CIFAR's 32): a
+    variable-size feature extractor finds its taps at the variant's own default size."""
+    extractor = transfer.feature_extractor("NiN", variant="imagenet", input_shape=(None, None, 3))
+    assert list(extractor.output) == ["stride_4", "stride_8", "stride_16", "stride_32"]
+    with pytest.raises(ValueError, match="at least 39 pixels"):
+        registry.build_variant("NiN", "imagenet", include_top=False, input_shape=(38, 38, 3))
+    assert extractor(np.zeros((1, 39, 39, 3), "float32"))["stride_32"].shape == (1, 1, 1, 1024)
