@@ -6,8 +6,9 @@
 file) into a Keras file kept beside it, and the weights load by layer name. Weights we train ship in the package under their dataset's name
 (`LeNet5(weights="digits")`). `weights="path"` loads a keras.applications legacy
 `.h5`, a Keras 3 `.weights.h5` or `.keras`, a PyTorch `.safetensors` or a `.pth` (torch.load with
-weights_only=True), or a Caffe model zoo `.caffemodel` (read without Caffe, `convert.caffe`). Loading is all-or-nothing: on a mismatch the model keeps its weights and the
-error names the layer, the expected and found shapes.
+weights_only=True), or a Caffe model zoo `.caffemodel` (read without Caffe, `convert.caffe`). Loading is
+all-or-nothing: on a mismatch the model keeps its weights and the error names the layer, the expected and found
+shapes.
 """
 
 import hashlib
