@@ -157,7 +157,8 @@ def test_a_file_that_does_not_fit_names_the_layer_and_changes_nothing(tmp_path):
     model = keras_famous.NiN(classifier_activation=None)
     before = model.get_layer("mlpconv2_cccp1").get_weights()[0].copy()
     bad = _cifar_file(tmp_path, cccp3=[np.zeros((192, 100, 1, 1), "float32"), np.zeros(192, "float32")])
-    with pytest.raises(ValueError, match="'mlpconv2_cccp1' expects shapes"):
+    takes = r"'mlpconv2_cccp1' takes Caffe layer 'cccp3', whose blobs are \[\(192, 100, 1, 1\), \(1, 1, 1, 192\)\]"
+    with pytest.raises(ValueError, match=takes + ".*'mlpconv2_cccp1' expects shapes"):
         registry.load_weights(model, bad, "NiN", "cifar")
     np.testing.assert_array_equal(model.get_layer("mlpconv2_cccp1").get_weights()[0], before)
     renamed = _cifar_file(tmp_path, cccp4="cccp4_new")
@@ -206,3 +207,20 @@ def test_nin_imagenet_features_at_any_size_despite_its_larger_minimum():
     with pytest.raises(ValueError, match="at least 39 pixels"):
         registry.build_variant("NiN", "imagenet", include_top=False, input_shape=(38, 38, 3))
     assert extractor(np.zeros((1, 39, 39, 3), "float32"))["stride_32"].shape == (1, 1, 1, 1024)
+
+
+def test_a_release_into_other_classes_gets_a_new_classifier(site, monkeypatch, tmp_path):
+    """weights="cifar10" with 4 classes: the release's class maps (a classifier of the family) are new, with a
+    warning, and the rest loads; loaded after the build (`registry.load_weights`), the same file is refused."""
+    served, _ = site
+    model_path, _, weights = write_release("cifar10_nin", served, seed=3)
+    try:
+        _serve(site, monkeypatch, tmp_path, RELEASES["cifar10_nin"], model_path)
+        with pytest.warns(UserWarning, match=r"classifier layers \['mlpconv3_cccp2'\] are new"):
+            model = keras_famous.NiN(weights="cifar10", classes=4)
+        kernel = model.get_layer("mlpconv1_conv").get_weights()[0]
+        np.testing.assert_array_equal(kernel, weights["conv1"][0].transpose(2, 3, 1, 0))
+        with pytest.raises(ValueError, match="'mlpconv3_cccp2' expects shapes"):
+            registry.load_weights(model, model_path, "NiN", "cifar")
+    finally:
+        model_path.unlink()

@@ -82,7 +82,7 @@ def named_arrays(model, path, *, torch_names=(), head_layers=frozenset(), adapt=
                 f"{model.name!r} has no Caffe layer-name map for this variant, so {source} cannot be converted; build "
                 "the variant of the Caffe release (e.g. variant='bvlc' for BVLC's AlexNet and GoogLeNet)."
             )
-        return caffe.named_arrays(model, path, caffe_names)
+        return caffe.named_arrays(model, path, caffe_names, head_layers)
     if not torch_names:
         raise ValueError(
             f"{model.name!r} has no PyTorch name map for this variant, so {source} cannot be converted; build the "

@@ -23,6 +23,7 @@ from typing import List, NamedTuple
 import numpy as np
 
 from . import layout
+from .adapt import input_layer
 from .state_dict import keras_name
 
 # V1LayerParameter.LayerType, as caffe.proto numbers them, by the names V2 files spell as strings
@@ -203,11 +204,14 @@ def keras_arrays(layer, caffe_layer):
     return layout.keras_weights(layer, params)
 
 
-def named_arrays(model, path, rules):
+def named_arrays(model, path, rules, head_layers=frozenset()):
     """({keras layer name: arrays}, problems) of a `.caffemodel`, through the family's Caffe name map `rules`.
     Layers without blobs (ReLU, pooling, LRN, ...) carry nothing. A layer that maps to one this model lacks (an
-    auxiliary head it was built without) is passed on by name for `assign` to skip or report."""
+    auxiliary head it was built without) is passed on by name for `assign` to skip or report. Where a layer's
+    arrays cannot fit (neither a classifier of `head_layers` nor the input convolution, which `assign` may adapt),
+    a problem names the Caffe layer and its blobs, beside the shapes `assign` reports."""
     layers_by_name = {layer.name: layer for layer in model.layers}
+    adaptable = set(head_layers) | {getattr(input_layer(model), "name", None)}
     named, problems = {}, []
     for caffe_layer in read_caffemodel(path).layers:
         if not caffe_layer.blobs:
@@ -222,4 +226,9 @@ def named_arrays(model, path, rules):
                 named[name] = keras_arrays(layers_by_name[name], caffe_layer)
             except (KeyError, ValueError) as error:
                 problems.append(f"Caffe layer {caffe_layer.name!r} does not fit layer {name!r}: {error}")
+                continue
+            expected = [tuple(weight.shape) for weight in layers_by_name[name].weights]
+            if name not in adaptable and [array.shape for array in named[name]] != expected:
+                blobs = [blob.shape for blob in caffe_layer.blobs]
+                problems.append(f"layer {name!r} takes Caffe layer {caffe_layer.name!r}, whose blobs are {blobs}")
     return named, problems

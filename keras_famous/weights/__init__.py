@@ -125,7 +125,9 @@ def _load_pretrained(model, target, dataset, adapt):
             f"converting {path} again.",
             stacklevel=3,
         )
-    named, problems = convert.named_arrays(model, path, torch_names=target.torch_names, caffe_names=target.caffe_names)
+    named, problems = convert.named_arrays(
+        model, path, torch_names=target.torch_names, caffe_names=target.caffe_names, head_layers=target.head_layers
+    )
     convert.assign(model, named, repr(path), problems, target.head_layers, adapt=adapt)
     _keep_converted({name: arrays for name, arrays in named.items() if name in set(layer_names)}, converted)
     return model
