@@ -27,7 +27,7 @@ BUILDER_ARGS_DOC = """
             manifest's source, downloaded once into `KERAS_FAMOUS_HOME` and hash-checked; LeNet5 has
             `"digits"`, weights keras_famous trained), or the path of a weights file: a
             keras.applications `.h5`, a Keras `.weights.h5` or `.keras`, a torchvision/timm
-            `.safetensors` or `.pth` (for the variant with that layout).
+            `.safetensors` or `.pth`, or a Caffe model zoo `.caffemodel` (for the variant with that layout).
         input_tensor: optional Keras tensor (output of `keras.Input()`) to use as the image input.
         input_shape: optional `(height, width, channels)` tuple. With `include_top=True` and
             pre-trained weights of a fully connected top it must be the default input shape;

@@ -78,7 +78,8 @@ def _source_reference(spec, variant, path):
     from . import convert
 
     fmt = convert.file_format(path)
-    libraries = ("keras.applications",) if fmt == "keras_h5" else ("torchvision", "timm") if fmt != "keras" else ()
+    libraries = {"keras_h5": ("keras.applications",), "safetensors": ("torchvision", "timm")}.get(fmt, ())
+    libraries = ("torchvision", "timm") if fmt == "torch" else libraries  # a .caffemodel: no runnable Caffe
     return next((r for r in spec.variants[variant].references if r.library in libraries), None)
 
 
@@ -291,9 +292,11 @@ def build_parser():
     p_summary.add_argument("--input-shape", default=None, help="e.g. 299,299,3")
     p_summary.add_argument("--no-top", dest="include_top", action="store_false")
     p_summary.set_defaults(func=cmd_summary, spellings=dict(variant="--variant", input_shape="--input-shape"))
-    p_convert = add_parser("convert", help="convert a weights file (.h5, .safetensors, .pth, ...) to .weights.h5")
+    p_convert = add_parser(
+        "convert", help="convert a weights file (.h5, .safetensors, .pth, .caffemodel, ...) to .weights.h5"
+    )
     p_convert.add_argument(
-        "src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors"
+        "src", help="the weights file: keras.applications .h5, torchvision/timm .pth or .safetensors, Caffe .caffemodel"
     )
     p_convert.add_argument("--model", required=True, help="catalog name, e.g. ResNet50")
     p_convert.add_argument("--variant", default=None, help="the layout the file has, e.g. torchvision")

@@ -275,6 +275,54 @@ class UnpaddedAveragePooling2D(keras.layers.AveragePooling2D):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
+class CaffePooling2D(keras.layers.Layer):
+    """Caffe's pooling without padding, which rounds the output side up ("ceil mode"):
+    ceil((side - pool_size) / strides) + 1, the last window overhanging the map.
+
+    `method="max"` takes the maximum of the real pixels of each window (the overhang repeats the last row and
+    column, which every overhanging window also holds: exact for any input); `method="ave"` divides each window's
+    sum by its real pixels, as Caffe does without padding. Keras' "valid" rounds down and "same" pads on both
+    sides when the side is odd, so neither matches Caffe there (NiN's 27 -> 13 where "same" gives 14).
+    """
+
+    def __init__(self, pool_size=3, strides=2, method="max", **kwargs):
+        super().__init__(**kwargs)
+        if method not in ("max", "ave"):
+            raise ValueError(f"CaffePooling2D `method` must be 'max' or 'ave'; received method={method!r}.")
+        self.pool_size, self.strides, self.method = int(pool_size), int(strides), method
+
+    def _overhang(self, x, axis, fill):
+        extra = self.strides - 1  # padding by strides - 1 makes "valid" round up
+        if extra < 1:
+            return x
+        if fill is None:  # repeat the last row / column
+            edge = x[:, -1:] if axis == 1 else x[:, :, -1:]
+            return ops.concatenate([x] + [edge] * extra, axis=axis)
+        pads = [[0, 0]] * 4
+        pads[axis] = [0, extra]
+        return ops.pad(x, pads, constant_values=fill)
+
+    def call(self, inputs):
+        pool = dict(pool_size=self.pool_size, strides=self.strides, padding="valid")
+        if self.method == "max":
+            x = self._overhang(self._overhang(inputs, 1, None), 2, None)
+            return ops.max_pool(x, **pool)
+        ones = ops.ones_like(inputs[..., :1])
+        sums = ops.average_pool(self._overhang(self._overhang(inputs, 1, 0.0), 2, 0.0), **pool)
+        counts = ops.average_pool(self._overhang(self._overhang(ones, 1, 0.0), 2, 0.0), **pool)
+        return sums / counts
+
+    def compute_output_shape(self, input_shape):
+        def side(size):
+            return None if size is None else -(-(size - self.pool_size) // self.strides) + 1
+
+        return (input_shape[0], side(input_shape[1]), side(input_shape[2]), input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides, "method": self.method}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ImagePreprocessing(keras.layers.Layer):
     """Pixels in [0, 255] (RGB; any channel count, see `preprocessing.channel_constants`) -> the input of weights trained with
     `mode`: what `keras_famous.preprocessing.scale(images, mode)` computes, with the same constants, as a layer

@@ -28,7 +28,8 @@ class InputContract:
 class Reference:
     """An independent implementation (or the paper) that a variant must match.
 
-    `library` is "keras.applications", "keras-applications", "torchvision", "timm" or "paper";
+    `library` is "keras.applications", "keras-applications", "torchvision", "timm", "caffe" (a Caffe model zoo
+    release) or "paper";
     `model` is the name there (e.g. "ResNet50", "resnext50_32x4d"). `params` is the total count the
     source reports (weights plus BatchNormalization statistics, as Keras counts), `trainable_params`
     the count of PyTorch's `parameters()` (what torchvision and timm report). `top1`/`top5` are the
@@ -51,7 +52,9 @@ class Variant:
     `kwargs`: the builder arguments that select it. `preprocessing`: the input scaling its weights were
     trained with (one of PREPROCESSING_MODES; None when no weights exist for it). `torch_names`: the
     PyTorch name map of its layout, ((regular expression on the module path, Keras layer template), ...)
-    - a template field `{name+1}` adds 1 to the captured integer.
+    - a template field `{name+1}` adds 1 to the captured integer. `caffe_names`: the same for the layer names of the
+    Caffe model zoo release of this variant (a `.caffemodel`), ((regular expression on the Caffe layer name, Keras
+    layer template), ...).
     """
 
     kwargs: Mapping[str, object] = field(default_factory=dict)
@@ -59,6 +62,7 @@ class Variant:
     note: str = ""
     preprocessing: Optional[str] = None
     torch_names: Tuple[Tuple[str, str], ...] = ()
+    caffe_names: Tuple[Tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if self.preprocessing is not None and self.preprocessing not in PREPROCESSING_MODES:

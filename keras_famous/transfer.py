@@ -97,8 +97,9 @@ def feature_extractor(name_or_model, levels=None, *, variant=None, weights=None,
         options = dict(include_top=False, weights=weights, input_shape=input_shape)
         model = registry.build_variant(spec.name, variant, **options)
         reference = model
-        if None in _spatial(model.inputs[0]):  # find the taps on the same graph at its default size
-            reference = registry.build_variant(spec.name, variant, include_top=False, input_shape=spec.input_shape)
+        if None in _spatial(model.inputs[0]):  # find the taps on the same graph at the variant's default size
+            default = tuple(registry.model_info(spec.name, variant).input_size)  # NiN ImageNet's 224, not NiN's 32
+            reference = registry.build_variant(spec.name, variant, include_top=False, input_shape=default)
     taps = _feature_taps(reference)
     strides = _levels(levels, taps)
     missing = [s for s in strides if s not in taps]

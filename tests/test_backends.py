@@ -308,10 +308,11 @@ def test_image_preprocessing_layer_computes_preprocessing_scale(results, backend
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_unpadded_average_pooling_gives_tensorflow_averages(results, backend):
-    """NiN-CIFAR's "same" 3x3/2 average pool on odd and even sides (Keras' AveragePooling2D is off on torch for even
-    ones: keras-team/keras#18452)."""
+    """The "same" 3x3/2 average pool on odd and even sides (Keras' AveragePooling2D is off on torch for even ones:
+    keras-team/keras#18452), and Caffe's 3x3/2 pools (NiN's, the Caffe model zoo variants') on the same sides."""
     for side in shared.POOLING_SIDES:
-        assert _assert_same(results, backend, f"pooling/{side}", "pooling") <= 1e-6, side
+        for key in (str(side), f"caffe_max_{side}", f"caffe_ave_{side}"):
+            assert _assert_same(results, backend, f"pooling/{key}", "pooling") <= 1e-6, key
 
 
 @pytest.mark.slow

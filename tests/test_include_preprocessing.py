@@ -15,7 +15,7 @@ from keras_famous.convert import keras_h5, state_dict
 from keras_famous.layers import ImagePreprocessing
 from conftest import assert_close_to_magnitude, build_small, infer
 
-# One model per family (NiN's variants have no weights, so no declared mode: it gets one explicitly), and VGG16,
+# One model per family (each with the first variant that declares a mode, NiN's ImageNet model), and VGG16,
 # whose keras.applications weights are the catalog's only caffe-mode ones among small enough networks.
 FAMILIES = ("LeNet5", "AlexNet", "NiN", "VGG11", "GoogLeNet", "ResNet18", "InceptionV3", "InceptionV4",
             "InceptionResNetV2", "Xception", "DenseNet121", "SqueezeNet1_1", "VGG16")  # fmt: skip

@@ -42,7 +42,12 @@ def test_keras_round_trip_safe_mode(name, variant, tmp_path):
     default_shape = registry.get_spec(name).input_shape
     has_aux = registry.get_spec(name).variants[variant].kwargs.get("aux_logits", False)  # needs its full size
     shape = (96, 96, default_shape[-1]) if default_shape[0] > 96 and not has_aux else default_shape
-    model = registry.build_variant(name, variant, input_shape=shape)
+    try:
+        model = registry.build_variant(name, variant, input_shape=shape)
+    except ValueError as error:  # a variant whose minimum exceeds its family's default side (NiN ImageNet's 39)
+        if "too small" not in str(error):
+            raise
+        model = registry.build_variant(name, variant, input_shape=(64, 64, shape[-1]))
     images = random_images(model.input_shape[1:], batch=1)
     expected = infer(model, images)
     path = tmp_path / "model.keras"

@@ -237,18 +237,31 @@ def test_manifest_covers_every_public_source():
     for (model, variant, dataset), entry in manifest.items():
         spec = keras_famous.registry.get_spec(model)
         assert variant in spec.variants, (model, variant)
-        assert entry.files["top"].url.startswith(("https://", "package:"))
-        if entry.source != "timm":  # timm's hub files carry no published hash
+        # the Caffe model zoo serves BVLC's files over plain http, with a sha1 on the model's page
+        secure = ("https://", "package:") + (("http://",) if "sha1" in entry.files["top"].hash else ())
+        assert entry.files["top"].url.startswith(secure), (model, variant)
+        if (entry.source, dataset) not in (("timm", "imagenet"), ("caffe", "cifar10")):  # publishers that give none
             assert entry.files["top"].hash, (model, variant)
         layout = spec.variants[variant]
-        assert layout.preprocessing, (model, variant)  # weights exist, so their input scaling is declared
+        if dataset != "cifar10":  # NiN's CIFAR-10 input is whitened data, which no preprocessing mode computes
+            assert layout.preprocessing, (model, variant)  # weights exist, so their input scaling is declared
         if entry.converter == "torch":
             assert layout.torch_names, (model, variant)
+        if entry.converter == "caffe":
+            assert layout.caffe_names and entry.files["top"].url.split("?")[0].endswith(".caffemodel"), (model, variant)
     assert {
         ("InceptionV4", "timm", "imagenet"),
         ("AlexNet", "torchvision", "imagenet"),
         ("GoogLeNet", "torchvision", "imagenet"),
     } <= set(manifest)
+    caffe_releases = {key: entry.files["top"].hash for key, entry in manifest.items() if entry.source == "caffe"}
+    assert set(caffe_releases) == {
+        ("AlexNet", "bvlc", "imagenet"),
+        ("GoogLeNet", "bvlc", "imagenet"),
+        ("NiN", "imagenet", "imagenet"),
+        ("NiN", "cifar", "cifar10"),
+    }
+    assert all(set(found) <= {"sha1"} for found in caffe_releases.values())
 
 
 def test_shipped_lenet5_scores_what_its_reference_records():

@@ -17,6 +17,15 @@ AlexNet, `variant="original"` (Sec. 3.5, Fig. 2), 227x227x3 (the paper's "224" d
 `variant="single"`: the one-tower table (groups=1, 62,378,344). `variant="torchvision"`: the
 64-192-384-256-256 layout of torchvision's `alexnet` (no LRN, 224x224, 61,100,840).
 
+`variant="bvlc"`: BVLC's replication in the Caffe model zoo (bvlc_alexnet.caffemodel, 2014), the weights
+`weights="imagenet"` loads. Its layers are the paper's table above, two-group conv2, conv4 and conv5 included
+(60,965,224 parameters: the released file's fc6 reads 256 * 6 * 6 inputs and its conv2 kernel 48 input maps, which
+only the grouped table gives), but it computes two things otherwise: Caffe's LRN, b = a / (1 + alpha / n * sum
+a^2) ** beta with n = 5 (the paper: k = 2 and alpha not divided by n), and Caffe's pooling, whose output side rounds
+up (the same as the paper's at 227x227, not at every size). One public copy of BVLC's deploy.prototxt lacks
+`group: 2`; the layout here follows what the released file must contain (its parameter count and blob shapes), not
+that copy.
+
 ZFNet (Zeiler & Fergus 2013, Fig. 3): 7x7 / 2 first layer and 5x5 / 2 second layer, dense
 convolutions, pooling then contrast normalisation; 224 -> 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 6:
 62,357,608 parameters.
@@ -29,7 +38,7 @@ from keras import layers
 
 from ..applications import application_doc, build_application, min_input_size, output_side
 from ..blocks import fully_connected_top
-from ..layers import LocalResponseNormalization
+from ..layers import CaffePooling2D, LocalResponseNormalization
 from ..spec import InputContract, Reference, Variant, declare
 
 
@@ -46,7 +55,7 @@ class ConvRow:
 @dataclass(frozen=True)
 class PoolRow:
     name: str
-    padding: str = "valid"  # "same" reproduces Caffe's ceil-mode pooling where ZFNet needs it
+    padding: str = "valid"  # "same" where ZFNet needs it; "ceil": Caffe's pooling (layers.CaffePooling2D)
 
 
 @dataclass(frozen=True)
@@ -55,25 +64,35 @@ class NormRow:
 
 
 @dataclass(frozen=True)
+class Lrn:
+    bias: float = 2.0  # k = 2, n = 5, alpha = 1e-4, beta = 0.75 (Sec. 3.3)
+    alpha: float = 1e-4  # as the paper writes it: not divided by n
+
+
+CAFFE_LRN = Lrn(bias=1.0, alpha=1e-4 / 5)  # Caffe's LRN layer: 1 + alpha / n * sum, n = local_size = 5
+
+
+@dataclass(frozen=True)
 class LayerTable:
     input_size: int
     rows: Tuple
     dropout_first: bool = False  # torchvision puts dropout before fc6 and fc7
+    lrn: Lrn = Lrn()
 
 
-def _alexnet_rows(widths, groups):
+def _alexnet_rows(widths, groups, pool="valid"):
     c1, c2, c3, c4, c5 = widths
     return (
         ConvRow("conv1", c1, 11, strides=4, padding=0),
         NormRow("norm1"),
-        PoolRow("pool1"),
+        PoolRow("pool1", pool),
         ConvRow("conv2", c2, 5, groups=groups),
         NormRow("norm2"),
-        PoolRow("pool2"),
+        PoolRow("pool2", pool),
         ConvRow("conv3", c3, 3),
         ConvRow("conv4", c4, 3, groups=groups),
         ConvRow("conv5", c5, 3, groups=groups),
-        PoolRow("pool5"),
+        PoolRow("pool5", pool),
     )
 
 
@@ -81,6 +100,7 @@ def _alexnet_rows(widths, groups):
 TABLES = {
     "original": LayerTable(227, _alexnet_rows((96, 256, 384, 384, 256), groups=2)),
     "single": LayerTable(227, _alexnet_rows((96, 256, 384, 384, 256), groups=1)),
+    "bvlc": LayerTable(227, _alexnet_rows((96, 256, 384, 384, 256), groups=2, pool="ceil"), lrn=CAFFE_LRN),
     "torchvision": LayerTable(
         224,
         (
@@ -142,10 +162,15 @@ def _backbone(table):
                     activation="relu",
                     name=row.name,
                 )(x)
+            elif isinstance(row, PoolRow) and row.padding == "ceil":
+                x = CaffePooling2D(POOL_SIZE, strides=POOL_STRIDE, method="max", name=row.name)(x)
             elif isinstance(row, PoolRow):
                 x = layers.MaxPooling2D(POOL_SIZE, strides=POOL_STRIDE, padding=row.padding, name=row.name)(x)
-            else:  # k=2, n=5, alpha=1e-4, beta=0.75 (Sec. 3.3)
-                x = LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, name=row.name)(x)
+            else:
+                lrn = table.lrn
+                x = LocalResponseNormalization(
+                    depth_radius=2, bias=lrn.bias, alpha=lrn.alpha, beta=0.75, name=row.name
+                )(x)
         return x
 
     return backbone
@@ -176,8 +201,9 @@ def _alexnet(model_name, *, variant, **keras_args):
     )
 
 
-ALEXNET_OPTIONS_DOC = """        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower) or
-            "torchvision" (torchvision's alexnet layout, so its checkpoints convert; 224x224).
+ALEXNET_OPTIONS_DOC = """        variant: "original" (two towers as groups=2, LRN, 227x227), "single" (one tower),
+            "torchvision" (torchvision's alexnet layout, so its checkpoints convert; 224x224) or "bvlc" (the
+            original table with Caffe's LRN and pooling: BVLC's bvlc_alexnet.caffemodel, BGR "caffe" input).
 """
 ZFNET_OPTIONS_DOC = """        variant: "original" (the network of Fig. 3 of Zeiler & Fergus).
 """
@@ -208,6 +234,9 @@ TORCHVISION_NAMES = (
 )
 
 TORCHVISION_ACC = "torchvision IMAGENET1K_V1"
+
+# bvlc_alexnet.caffemodel's layer names (models/bvlc_alexnet in BVLC/caffe): ours but the classifier
+CAFFE_NAMES = ((r"(?P<n>conv[1-5]|fc6|fc7)", "{n}"), (r"fc8", "predictions"))
 
 SPECS = (
     declare(
@@ -245,6 +274,22 @@ SPECS = (
                 note="64-192-384-256-256, no LRN, 224x224",
                 preprocessing="torch",
                 torch_names=TORCHVISION_NAMES,
+            ),
+            "bvlc": Variant(
+                kwargs={"variant": "bvlc"},
+                references=(
+                    Reference(
+                        "caffe",
+                        "bvlc_alexnet",
+                        params=60_965_224,
+                        top1=0.571,
+                        top5=0.802,
+                        accuracy_source="BVLC model zoo, models/bvlc_alexnet/readme.md (centre crop)",
+                    ),
+                ),
+                note="the original table, Caffe's LRN (alpha / 5, k = 1) and ceil-mode pooling",
+                preprocessing="caffe",
+                caffe_names=CAFFE_NAMES,
             ),
         },
     ),

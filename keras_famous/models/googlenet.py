@@ -23,7 +23,10 @@ Auxiliary classifiers (Sec. 5) on 4a and 4d: 5x5/3 average pool, 1x1 conv 128, F
 `keras_famous.without_auxiliary_heads(model)` for inference and export.
 
 `variant="original"`: the paper's network (convolutions with biases and ReLU, LRN, real 5x5
-branches). `variant="torchvision"`: torchvision's googlenet (conv-BN(eps 1e-3)-ReLU, no LRN, a 3x3
+branches). `variant="bvlc"`: BVLC's replication in the Caffe model zoo (bvlc_googlenet.caffemodel, 2014), the
+weights `weights="imagenet"` loads: the paper's layers and auxiliary heads (loss1/..., loss2/... in the file), with
+Caffe's LRN (1 + alpha / 5 * sum, alpha 1e-4) and Caffe's pooling, whose output side rounds up (the 3x3/2 max pools
+and the heads' 5x5/3 average pools; at 224x224 the same sides as the paper's). `variant="torchvision"`: torchvision's googlenet (conv-BN(eps 1e-3)-ReLU, no LRN, a 3x3
 convolution in the "5x5" branch as torchvision has it, 2x2 fourth pool, dropout 0.2; 6,624,904
 trainable parameters without the auxiliary heads).
 """
@@ -32,7 +35,7 @@ from keras import layers
 
 from ..applications import application_doc, build_application, check_aux_input, check_aux_logits
 from ..blocks import average_pool_top, prediction_layer
-from ..layers import LocalResponseNormalization
+from ..layers import CaffePooling2D, LocalResponseNormalization
 from ..spec import InputContract, Reference, Variant, declare
 
 # Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)
@@ -50,12 +53,18 @@ HEAD_LAYERS = (
 )
 
 
+PAPER_LAYOUTS = ("original", "bvlc")  # conv+ReLU with biases, LRN, real 5x5 branches
+# (bias, alpha) of the LRN: the paper gives none, so "original" keeps the AlexNet paper's alpha with k = 1; Caffe's
+# LRN layer divides alpha by its local_size (5)
+LRN_CONSTANTS = {"original": (1.0, 1e-4), "bvlc": (1.0, 1e-4 / 5)}
+
+
 def conv_unit(x, filters, kernel_size, variant, name, strides=1):
     """The paper's conv+ReLU, or torchvision's conv-BN-ReLU ("BasicConv2d")."""
     if strides > 1:
         x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
     padding = "valid" if strides > 1 else "same"
-    if variant == "original":
+    if variant in PAPER_LAYOUTS:
         return layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu", name=name)(x)
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False, name=name)(x)
     x = layers.BatchNormalization(axis=-1, epsilon=1e-3, name=f"{name}_bn")(x)
@@ -64,7 +73,7 @@ def conv_unit(x, filters, kernel_size, variant, name, strides=1):
 
 def inception_module(x, widths, variant, name):
     n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = widths
-    five = 5 if variant == "original" else 3
+    five = 5 if variant in PAPER_LAYOUTS else 3
     branch1 = conv_unit(x, n1x1, 1, variant, f"{name}_1x1")
     branch2 = conv_unit(x, n3x3_reduce, 1, variant, f"{name}_3x3_reduce")
     branch2 = conv_unit(branch2, n3x3, 3, variant, f"{name}_3x3")
@@ -76,21 +85,27 @@ def inception_module(x, widths, variant, name):
 
 
 def _backbone(variant, taps):
-    lrn = variant == "original"
-
     def norm(x, name):
-        return LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=1e-4, beta=0.75, name=name)(x) if lrn else x
+        if variant not in LRN_CONSTANTS:
+            return x
+        bias, alpha = LRN_CONSTANTS[variant]
+        return LocalResponseNormalization(depth_radius=2, bias=bias, alpha=alpha, beta=0.75, name=name)(x)
+
+    def pool(x, size, name):
+        if variant == "bvlc":
+            return CaffePooling2D(size, strides=2, method="max", name=name)(x)
+        return layers.MaxPooling2D(size, strides=2, padding="same", name=name)(x)
 
     def backbone(x):
         x = conv_unit(x, 64, 7, variant, "conv1", strides=2)
-        x = norm(layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x), "norm1")
+        x = norm(pool(x, 3, "pool1"), "norm1")
         x = conv_unit(x, 64, 1, variant, "conv2_reduce")
         x = norm(conv_unit(x, 192, 3, variant, "conv2"), "norm2")
-        x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+        x = pool(x, 3, "pool2")
         for module in INCEPTION_MODULES:
             if module in ("4a", "5a"):
-                size = 3 if (variant == "original" or module == "4a") else 2
-                x = layers.MaxPooling2D(size, strides=2, padding="same", name=f"pool{module[0]}")(x)
+                size = 3 if (variant in PAPER_LAYOUTS or module == "4a") else 2
+                x = pool(x, size, f"pool{module[0]}")
             x = inception_module(x, INCEPTION_MODULES[module], variant, f"inception_{module}")
             if module in AUX_TAPS:
                 taps[module] = x
@@ -101,7 +116,10 @@ def _backbone(variant, taps):
 
 def auxiliary_head(x, classes, classifier_activation, variant, name):
     """Sec. 5: 5x5/3 average pool (4x4 at 14x14), 1x1 conv 128, FC 1024 ReLU, dropout 0.7, linear."""
-    x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
+    if variant == "bvlc":
+        x = CaffePooling2D(5, strides=3, method="ave", name=f"{name}_pool")(x)
+    else:
+        x = layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
     x = conv_unit(x, 128, 1, variant, f"{name}_conv")
     x = layers.Flatten(name=f"{name}_flatten")(x)
     x = layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
@@ -116,7 +134,7 @@ def _googlenet(model_name, *, variant, aux_logits, **keras_args):
     taps = {}
 
     def top(x, classes, classifier_activation):
-        main = average_pool_top(x, classes, classifier_activation, dropout=0.4 if variant == "original" else 0.2)
+        main = average_pool_top(x, classes, classifier_activation, dropout=0.4 if variant in PAPER_LAYOUTS else 0.2)
         if not aux_logits:
             return main
         for tap in AUX_TAPS:
@@ -130,7 +148,8 @@ def _googlenet(model_name, *, variant, aux_logits, **keras_args):
     return build_application(spec, variant, backbone=_backbone(variant, taps), top=top, **keras_args)
 
 
-OPTIONS_DOC = """        variant: "original" (the paper) or "torchvision" (BN layout, torchvision checkpoints).
+OPTIONS_DOC = """        variant: "original" (the paper), "torchvision" (BN layout, torchvision checkpoints) or "bvlc" (the
+            paper's layers with Caffe's LRN and pooling: BVLC's bvlc_googlenet.caffemodel, BGR "caffe" input).
         aux_logits: add the two auxiliary classifiers as outputs 2 and 3 (training only).
 """
 
@@ -160,6 +179,14 @@ TORCHVISION_NAMES = (
     (r"aux(?P<i>\d)\.conv\.conv", "aux{i}_conv"), (r"aux(?P<i>\d)\.conv\.bn", "aux{i}_conv_bn"),
     (r"aux(?P<i>\d)\.fc1", "aux{i}_fc"), (r"aux(?P<i>\d)\.fc2", "aux{i}_predictions"),
     (r"fc", "predictions"),
+)  # fmt: skip
+
+# bvlc_googlenet.caffemodel's layer names (models/bvlc_googlenet in BVLC/caffe); loss1/loss2 are the auxiliary heads
+CAFFE_NAMES = (
+    (r"conv1/7x7_s2", "conv1"), (r"conv2/3x3_reduce", "conv2_reduce"), (r"conv2/3x3", "conv2"),
+    (r"inception_(?P<m>\w+)/(?P<b>1x1|3x3_reduce|3x3|5x5_reduce|5x5|pool_proj)", "inception_{m}_{b}"),
+    (r"loss(?P<i>[12])/conv", "aux{i}_conv"), (r"loss(?P<i>[12])/fc", "aux{i}_fc"),
+    (r"loss(?P<i>[12])/classifier", "aux{i}_predictions"), (r"loss3/classifier", "predictions"),
 )  # fmt: skip
 
 SPECS = (
@@ -193,6 +220,22 @@ SPECS = (
                 # its checkpoint was ported from TensorFlow: torchvision's transform_input maps to "tf" scaling
                 preprocessing="tf",
                 torch_names=TORCHVISION_NAMES,
+            ),
+            "bvlc": Variant(
+                kwargs={"variant": "bvlc"},
+                references=(
+                    Reference(
+                        "caffe",
+                        "bvlc_googlenet",
+                        params=6_998_552,
+                        top1=0.687,
+                        top5=0.889,
+                        accuracy_source="BVLC model zoo, models/bvlc_googlenet/readme.md (centre crop)",
+                    ),
+                ),
+                note="the paper's layers, Caffe's LRN (alpha / 5) and ceil-mode pooling",
+                preprocessing="caffe",
+                caffe_names=CAFFE_NAMES,
             ),
         },
     ),

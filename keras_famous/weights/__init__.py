@@ -6,14 +6,16 @@
 file) into a Keras file kept beside it, and the weights load by layer name. Weights we train ship in the package under their dataset's name
 (`LeNet5(weights="digits")`). `weights="path"` loads a keras.applications legacy
 `.h5`, a Keras 3 `.weights.h5` or `.keras`, a PyTorch `.safetensors` or a `.pth` (torch.load with
-weights_only=True). Loading is all-or-nothing: on a mismatch the model keeps its weights and the
-error names the layer, the expected and found shapes.
+weights_only=True), or a Caffe model zoo `.caffemodel` (read without Caffe, `convert.caffe`). Loading is
+all-or-nothing: on a mismatch the model keeps its weights and the error names the layer, the expected and found
+shapes.
 """
 
 import hashlib
 import os
 import warnings
 from importlib import resources
+from urllib.parse import urlparse
 from typing import FrozenSet, NamedTuple, Optional, Tuple
 
 from ..arguments import named, setting
@@ -32,7 +34,7 @@ __all__ = [
     "cache",
 ]
 
-WEIGHTS_SUFFIXES = (".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt", ".bin")
+WEIGHTS_SUFFIXES = (".h5", ".hdf5", ".keras", ".safetensors", ".pth", ".pt", ".bin", ".caffemodel")
 
 
 class Target(NamedTuple):
@@ -42,12 +44,13 @@ class Target(NamedTuple):
     variant: Optional[str] = None
     torch_names: Tuple[Tuple[str, str], ...] = ()
     head_layers: FrozenSet[str] = frozenset()
+    caffe_names: Tuple[Tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, spec, variant=None):
         """The target of `spec` (a family's ModelSpec) drawn as `variant` (validated; the default when None)."""
         variant, layout = spec.variant(variant)
-        return cls(spec.name, variant, layout.torch_names, spec.head_layers)
+        return cls(spec.name, variant, layout.torch_names, spec.head_layers, layout.caffe_names)
 
 
 class WeightsFileNotFoundError(FileNotFoundError, ValueError):
@@ -89,7 +92,7 @@ def _resolve(model_name, variant, dataset, include_top, progress):
     if source.url.startswith("package:"):
         path = str(resources.files(__package__).joinpath(source.url[len("package:") :]))
         return path, entry, cache.verify(path, source.hash)
-    file_name = source.url.rstrip("/").split("/")[-1]
+    file_name = os.path.basename(urlparse(source.url).path.rstrip("/"))  # without a query ("?dl=1")
     if entry.source == "timm":  # timm's hub files are all "model.safetensors"
         file_name = f"{entry.source_model}.safetensors"
     target = cache.cache_path("downloads", entry.source, file_name)
@@ -109,7 +112,7 @@ def _load_pretrained(model, target, dataset, adapt):
     path, entry, sha256 = _resolve(model_name, variant, dataset, include_top, progress=True)
     if entry.converter in ("keras_h5", "keras"):
         return _load_file(model, path, target, adapt)
-    # PyTorch sources: convert once into our names, then load that file by name from now on. Its name holds the
+    # PyTorch and Caffe sources: convert once into our names, then load that file by name from now on. Its name holds the
     # layer names (top, aux heads, ... differ) and the source file's hash (another file, another conversion); it
     # holds the source's arrays as converted, before any adaptation to this model's classes or channels.
     layer_names = sorted(layer.name for layer in model.layers if layer.weights)
@@ -123,7 +126,9 @@ def _load_pretrained(model, target, dataset, adapt):
             f"converting {path} again.",
             stacklevel=3,
         )
-    named, problems = convert.named_arrays(model, path, torch_names=target.torch_names)
+    named, problems = convert.named_arrays(
+        model, path, torch_names=target.torch_names, caffe_names=target.caffe_names, head_layers=target.head_layers
+    )
     convert.assign(model, named, repr(path), problems, target.head_layers, adapt=adapt)
     _keep_converted({name: arrays for name, arrays in named.items() if name in set(layer_names)}, converted)
     return model
@@ -149,7 +154,14 @@ def _keep_converted(named, path):
 
 
 def _load_file(model, path, target, adapt):
-    return convert.load_file(model, path, torch_names=target.torch_names, head_layers=target.head_layers, adapt=adapt)
+    return convert.load_file(
+        model,
+        path,
+        torch_names=target.torch_names,
+        head_layers=target.head_layers,
+        adapt=adapt,
+        caffe_names=target.caffe_names,
+    )
 
 
 def load_into(model, weights, target, adapt=False):

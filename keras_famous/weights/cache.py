@@ -47,7 +47,8 @@ def not_writable(directory, error):
     )
 
 
-# Hashes: the manifest's ({"sha256": h}, {"md5": h}, {"sha256_prefix": p} or {}), and always sha256, in one pass.
+# Hashes: the manifest's ({"sha256": h}, {"md5": h}, {"sha1": h}, {"sha256_prefix": p} or {}), and always sha256, in
+# one pass.
 
 
 def _algorithm(kind):

@@ -14,25 +14,26 @@ from ..arguments import named, setting
 @dataclass(frozen=True)
 class SourceFile:
     url: str
-    hash: Mapping[str, str]  # {"sha256": ...}, {"md5": ...}, {"sha256_prefix": ...} or {} (publisher gives none)
+    hash: Mapping[str, str]  # {"sha256": ...}, {"md5": ...}, {"sha1": ...}, {"sha256_prefix": ...} or {} (none given)
 
 
 @dataclass(frozen=True)
 class WeightsEntry:
     model: str
     variant: str
-    source: str  # "keras.applications", "keras-applications", "torchvision", "timm", "keras_famous"
+    source: str  # "keras.applications", "keras-applications", "torchvision", "timm", "caffe", "keras_famous"
     source_model: str
-    format: str  # "keras_h5", "torch_pth", "safetensors", "keras_weights_h5"
-    converter: str  # "keras_h5" (legacy Keras), "keras" (no conversion) or "torch" (through the family's name map)
+    format: str  # "keras_h5", "torch_pth", "safetensors", "keras_weights_h5", "caffemodel"
+    # "keras_h5" (legacy Keras), "keras" (no conversion), "torch" or "caffe" (through the family's name map)
+    converter: str
     files: Mapping[str, SourceFile]  # "top" (and "notop" where the publisher has a lighter file)
-    dataset: str = "imagenet"  # the `weights=` value that selects this entry ("imagenet", "digits")
+    dataset: str = "imagenet"  # the `weights=` value that selects this entry ("imagenet", "digits", "cifar10")
 
     def file_for(self, include_top):
         return self.files["top"] if include_top or "notop" not in self.files else self.files["notop"]
 
 
-HASH_KINDS = {"sha256", "md5", "sha256_prefix"}
+HASH_KINDS = {"sha256", "md5", "sha1", "sha256_prefix"}  # sha1: the Caffe model zoo's
 _FIELDS = {f.name: f for f in fields(WeightsEntry)}
 # Older manifests stored accuracy beside the file; it lives in the family's Reference now and is ignored here.
 IGNORED_KEYS = {"top1", "top5", "accuracy_source"}

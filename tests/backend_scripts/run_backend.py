@@ -75,8 +75,9 @@ def runs_on(backend_name, case_id):
     return backend_name != "jax" or case_id not in TORCH_ONLY
 
 
-# UnpaddedAveragePooling2D(3, strides=2, padding="same") (NiN-CIFAR's pool) on an odd and an even side: Keras' own
-# AveragePooling2D averages padding into the even ones' last row and column on torch.
+# UnpaddedAveragePooling2D(3, strides=2, padding="same") on an odd and an even side: Keras' own AveragePooling2D
+# averages padding into the even ones' last row and column on torch; and Caffe's pools (CaffePooling2D, NiN's and the
+# Caffe model zoo variants'), max and average, on the same sides.
 POOLING_SIDES = (7, 8)
 CLASSIFIER = {"classes": 3, "variant": "torchvision", "input_shape": (32, 32, 3), "dropout": 0.0}
 READY_TIMEOUT = 900
@@ -176,10 +177,13 @@ def _preprocessing(root, subject, out, info):
 
 
 def _pooling(root, subject, out, info):
-    from keras_famous.layers import UnpaddedAveragePooling2D
+    from keras_famous.layers import CaffePooling2D, UnpaddedAveragePooling2D
 
     for side in POOLING_SIDES:
-        out[str(side)] = infer(UnpaddedAveragePooling2D(3, strides=2, padding="same"), load_input(root, f"pool{side}"))
+        images = load_input(root, f"pool{side}")
+        out[str(side)] = infer(UnpaddedAveragePooling2D(3, strides=2, padding="same"), images)
+        for method in ("max", "ave"):
+            out[f"caffe_{method}_{side}"] = infer(CaffePooling2D(3, strides=2, method=method), images)
 
 
 def _features(root, subject, out, info):
