@@ -143,7 +143,7 @@ def test_the_command_line_names_the_flag_at_fault(folder, tmp_path, capsys):
         (["LeNet5", str(folder), "--weights", "digits", "--output", str(tmp_path / "o.txt")], "--output must end in"),
         (["LeNet5", str(tmp_path / "none*.jpg"), "--weights", "digits", "--output", str(tmp_path / "o.csv")],
          "INPUT: the pattern"),
-        (["LeNet5", str(folder), "--output", str(tmp_path / "o.csv")], "No pretrained --weights 'imagenet'"),
+        (["LeNet5", str(folder), "--output", str(tmp_path / "o.csv")], "No pretrained --weights imagenet for LeNet5"),
         (["LeNet5", str(folder), "--weights", "digits", "--output", str(tmp_path / "o.csv"), "--batch", "0"],
          "--batch must be"),
     ]  # fmt: skip
