@@ -235,12 +235,12 @@ def test_multi_worker_mirrored_strategy_is_refused_with_the_upstream_issue():
     assert training.initialize() == training.Process(0, 1)  # nothing configured: one process
 
 
-@pytest.mark.parametrize("backend, entry", [("torch", "keras_famous"), ("jax", "keras_famous.cli")])
-def test_the_command_starts_quietly_on_every_backend(backend, entry):
+def test_the_command_starts_quietly_on_another_backend():
     """Regression: the console loaded TensorFlow before Keras' backend, and torch after TensorFlow crashes; and
-    `python -m keras_famous.cli` showed TensorFlow's start-up notices."""
-    env = {key: value for key, value in _environment(KERAS_BACKEND=backend).items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    command = [sys.executable, "-m", entry, "summary", "LeNet5"]
+    `python -m keras_famous.cli` showed TensorFlow's start-up notices. The start-up is one code path whatever the
+    backend (Keras, then TensorFlow, held quiet); torch is the backend that crashed."""
+    env = {key: value for key, value in _environment(KERAS_BACKEND="torch").items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "keras_famous.cli", "summary", "LeNet5"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Total params: 60,840" in result.stdout
