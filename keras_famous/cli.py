@@ -78,8 +78,8 @@ def _source_reference(spec, variant, path):
     from . import convert
 
     fmt = convert.file_format(path)
-    libraries = {"keras_h5": ("keras.applications",), "safetensors": ("torchvision", "timm")}.get(fmt, ())
-    libraries = ("torchvision", "timm") if fmt == "torch" else libraries  # a .caffemodel: no runnable Caffe
+    pytorch = ("torchvision", "timm")  # a .caffemodel: no runnable Caffe
+    libraries = {"keras_h5": ("keras.applications",), "safetensors": pytorch, "torch": pytorch}.get(fmt, ())
     return next((r for r in spec.variants[variant].references if r.library in libraries), None)
 
 
@@ -140,16 +140,10 @@ def _representative(flag, path):
 
 
 def cmd_export(args):
-    from . import export, files, registry
+    from . import export, registry
 
-    args.format = export.format_of(args.output, args.format)
-    files.check_writable_target(args.output, args.force, saved_model=args.format == "saved_model")
-    if args.quantize == "int8" and not args.representative:
-        raise ValueError(
-            "--quantize int8 needs --representative FILE.npy: typical inputs to calibrate the int8 ranges."
-        )
-    if args.quantize and args.format != "tflite":
-        raise ValueError(f"--quantize applies to --format tflite only; received --format {args.format}.")
+    # export's own checks, before the model is built (its messages spell our flags)
+    args.format = export.check_arguments(args.output, args.format, args.quantize, args.representative, args.force)
     spec = registry.get_spec(args.name)
     variant, _ = spec.variant(args.variant)
     kwargs = {"weights": args.weights}

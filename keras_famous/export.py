@@ -110,9 +110,12 @@ def format_of(path, format=None, *, path_argument="path"):
     return format
 
 
-def _check_arguments(path, format, quantize, representative_data, overwrite):
-    if format not in FORMATS:
-        raise ValueError(f"{named('format')} must be one of {FORMATS}; received {setting('format', format)}.")
+def check_arguments(
+    path, format=None, quantize=None, representative_data=None, overwrite=False, *, path_argument="path"
+):
+    """The format `export` writes at `path` (`format_of`), once every check it makes before any work has passed
+    (a command line runs them before it builds the model)."""
+    format = format_of(path, format, path_argument=path_argument)
     why = UNSUPPORTED.get((keras.config.backend(), format))
     if why:
         raise ValueError(
@@ -137,6 +140,7 @@ def _check_arguments(path, format, quantize, representative_data, overwrite):
     if format == "onnx":
         artifacts.require_onnx()
     check_writable_target(path, overwrite, saved_model=format == "saved_model")
+    return format
 
 
 def check_representative_data(model, data, argument="representative_data"):
@@ -267,16 +271,14 @@ def export(
     quarter of `representative_data` is held out of the calibration. Blank images, or images on which the
     float32 model's outputs barely vary, are refused: agreement on them says nothing."""
     path = os.path.abspath(os.fspath(path))
-    format = format_of(path, format)
-    _check_arguments(path, format, quantize, representative_data, overwrite)
+    format = check_arguments(path, format, quantize, representative_data, overwrite)
     if saved_model_path is not None:
         if format != "tflite":
             raise ValueError(
                 f"{named('saved_model_path')} applies to {setting('format', 'tflite')} (the SavedModel is its source)."
             )
         saved_model_path = os.path.abspath(os.fspath(saved_model_path))
-        format_of(saved_model_path, "saved_model", path_argument="saved_model_path")
-        _check_arguments(saved_model_path, "saved_model", None, None, overwrite)
+        check_arguments(saved_model_path, "saved_model", overwrite=overwrite, path_argument="saved_model_path")
     if representative_data is not None:
         representative_data = check_representative_data(model, representative_data)
     if sample_inputs is not None:

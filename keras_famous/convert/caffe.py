@@ -179,7 +179,7 @@ def _vector(blob):
     return blob.reshape(-1)
 
 
-def _dense_weight(blob, caffe_layer):
+def _dense_weight(blob):
     """(out, in) from V2's (out, in) or V1's 1 x 1 x out x in."""
     if blob.ndim == 4 and blob.shape[:2] == (1, 1):
         return blob.reshape(blob.shape[2:])
@@ -196,7 +196,7 @@ def keras_arrays(layer, caffe_layer):
     params = {} if len(blobs) == 1 else {"bias": _vector(blobs[1])}
     kind = type(layer).__name__
     if kind == "Dense":
-        params["weight"] = _dense_weight(blobs[0], caffe_layer)
+        params["weight"] = _dense_weight(blobs[0])
     elif blobs[0].ndim == 4:
         params["weight"] = blobs[0]
     else:

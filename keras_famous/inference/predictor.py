@@ -220,8 +220,10 @@ def predictor(
         reference = measure.reference(model, validation)  # the float32 outputs agreement is measured against
         if min_agreement > 0:  # a guard is asked for: data that would fool it is refused
             if calibration is not None and len(calibration):
-                guard.check_not_degenerate("`calibration`", calibration, measure.reference(model, calibration[:64]))
-            guard.check_not_degenerate("`validation`", validation, reference)
+                guard.check_not_degenerate(
+                    named("calibration"), calibration, measure.reference(model, calibration[:64])
+                )
+            guard.check_not_degenerate(named("validation"), validation, reference)
         if any(ENGINE_CLASSES[name].calibrated for name in reduced) and (calibration is None or not len(calibration)):
             raise ValueError(
                 f"int8 needs {named('calibration')} images to take its ranges from; received validation only."
